@@ -1,0 +1,37 @@
+/* Logging to stderr, never stdout (stdout belongs to the application).
+ *
+ * Text format: "preflight: <message>". JSON format: one object per line with ts, level, msg and any
+ * extra fields the caller passes. Every line is scrubbed of the secrets registered with
+ * pf_log_secret() and of passwords in conninfo form before it is written, so no module has to
+ * remember to redact what it prints. */
+#ifndef PREFLIGHT_LOG_H
+#define PREFLIGHT_LOG_H
+
+#include <stdarg.h>
+
+#include "preflight/util.h"
+
+typedef enum { PF_LOG_ERROR = 0, PF_LOG_WARN = 1, PF_LOG_INFO = 2, PF_LOG_DEBUG = 3 } pf_log_level_t;
+typedef enum { PF_LOG_TEXT = 0, PF_LOG_JSON = 1 } pf_log_format_t;
+
+void pf_log_setup(pf_log_format_t format, pf_log_level_t level);
+pf_log_format_t pf_log_format(void);
+pf_log_level_t pf_log_level(void);
+
+/* Registers a string (a password) that must never appear in any output; it is replaced by "***"
+ * wherever it occurs. Strings shorter than 3 bytes are ignored (they would mangle every line). */
+void pf_log_secret(const char *secret);
+void pf_log_secrets_clear(void);
+
+/* Writes one log line. `fields` is NULL or a JSON object body without braces, such as
+ * "\"attempt\":3,\"delay_ms\":100", added to JSON lines and ignored in text format (the message
+ * must therefore say everything a person needs). */
+void pf_log_fields(pf_log_level_t level, const char *fields, const char *fmt, ...) PF_PRINTF(3, 4);
+void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list ap);
+
+#define pf_log_error(...) pf_log_fields(PF_LOG_ERROR, NULL, __VA_ARGS__)
+#define pf_log_warn(...)  pf_log_fields(PF_LOG_WARN, NULL, __VA_ARGS__)
+#define pf_log_info(...)  pf_log_fields(PF_LOG_INFO, NULL, __VA_ARGS__)
+#define pf_log_debug(...) pf_log_fields(PF_LOG_DEBUG, NULL, __VA_ARGS__)
+
+#endif

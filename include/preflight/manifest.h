@@ -1,0 +1,157 @@
+/* The manifest: what the application needs from the database, loaded from YAML and validated
+ * completely before any network activity.
+ *
+ * The manifest is flattened into one array of items in manifest order; a table's columns follow
+ * it as items of kind PF_KIND_COLUMN that point back at the table. The pf_kind_t order is the
+ * dependency order in which fallbacks run. */
+#ifndef PREFLIGHT_MANIFEST_H
+#define PREFLIGHT_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "preflight/util.h"
+
+#define PF_MANIFEST_MAX_BYTES (4u * 1024u * 1024u)   /* manifests and fallback files alike */
+#define PF_NO_PARENT SIZE_MAX
+
+/* Declaration order is fallback order: roles and extensions first, free checks last. */
+#define PF_KIND_MAP(XX)                     \
+  XX(ROLE,       "role",       "roles")       \
+  XX(EXTENSION,  "extension",  "extensions")  \
+  XX(SCHEMA,     "schema",     "schemas")     \
+  XX(TYPE,       "type",       "types")       \
+  XX(SEQUENCE,   "sequence",   "sequences")   \
+  XX(TABLE,      "table",      "tables")      \
+  XX(COLUMN,     "column",     "columns")     \
+  XX(VIEW,       "view",       "views")       \
+  XX(FUNCTION,   "function",   "functions")   \
+  XX(INDEX,      "index",      "indexes")     \
+  XX(CONSTRAINT, "constraint", "constraints") \
+  XX(TRIGGER,    "trigger",    "triggers")    \
+  XX(POLICY,     "policy",     "policies")    \
+  XX(GRANT,      "grant",      "grants")      \
+  XX(MIGRATION,  "migration",  "migrations")  \
+  XX(CHECK,      "check",      "checks")
+
+typedef enum {
+#define PF__KIND_ENUM(name, singular, plural) PF_KIND_##name,
+  PF_KIND_MAP(PF__KIND_ENUM)
+#undef PF__KIND_ENUM
+  PF_KIND__COUNT
+} pf_kind_t;
+
+typedef enum { PF_SEVERITY_ERROR = 0, PF_SEVERITY_WARN = 1 } pf_severity_t;
+typedef enum { PF_MODE_APPLY = 0, PF_MODE_CHECK = 1 } pf_mode_t;
+
+/* An optional boolean attribute: PF_UNSET when the manifest does not mention it. */
+#define PF_UNSET (-1)
+
+typedef struct {
+  pf_kind_t kind;
+  int line, column;     /* 1-based position of the item in the manifest */
+  size_t parent;        /* columns: index of their table in pf_manifest_t.items; else PF_NO_PARENT */
+
+  /* Exact catalog names, never case-folded or unquoted. `schema` is the explicit `schema:` key,
+   * else the part before the first dot of `name:`, else defaults.schema; NULL for kinds that live
+   * outside schemas (role, extension, schema, grant, migration, check). For a function, `name` is
+   * the part of the signature before "(", and `args` the text between the parentheses. */
+  char *schema;
+  char *name;
+  char *table_schema;   /* owning table of columns, indexes, constraints, triggers, policies */
+  char *table;
+  char *display;        /* how logs and reports name it: "public.users.avatar_url",
+                           "public.get_nodes_system(uuid, integer)", a check's name */
+
+  /* columns */
+  char *type;           /* as written, e.g. "varchar(255)"; NULL = any type */
+  int nullable;         /* PF_UNSET, 0, 1 */
+  char *default_expr;   /* `default:`, compared with pg_get_expr */
+  char *identity;       /* `identity: always | by default` */
+  char *generated;      /* `generated: stored` */
+  /* functions */
+  char *args;
+  char *returns;        /* NULL = any */
+  int procedure;        /* `kind: procedure` -> 1 */
+  int security_definer; /* `security: definer` -> 1, `invoker` -> 0 */
+  /* checks */
+  char *sql;
+  /* types (enum labels), grants (privileges) */
+  char **values;
+  size_t nvalues;
+  /* extensions (minimum version), migrations (version at least) */
+  char *version;
+  /* tables */
+  int row_level_security;
+  /* views */
+  int materialized;
+  /* indexes, constraints */
+  int unique;
+  char *constraint_type;  /* primary_key | foreign_key | unique | check | exclusion */
+  char *references;       /* "auth.users(id)" */
+  /* roles */
+  int login;
+  /* grants: `role` holds `values` on `on` ("table users", "function f(int)", "schema s", "sequence q") */
+  char *role;
+  char *on;
+  /* migrations */
+  char *tool;           /* alembic | prisma | flyway | golang-migrate | dbmate | rails | knex */
+
+  /* How to repair it. `fallback` is the SQL text, inline or read from `fallback_file` at load
+   * time; `fallback_file` keeps the path as written, for messages. `fallback_line` is the manifest
+   * line where inline SQL starts (1 for a file), so a PostgreSQL error position can be turned into
+   * a line of the right file. */
+  char *fallback;
+  char *fallback_file;
+  char *fallback_path;  /* fallback_file resolved against the manifest's folder */
+  int fallback_line;
+  bool transaction;     /* default true; false: run after the commit, outside the transaction */
+  pf_severity_t severity;
+} pf_item_t;
+
+typedef struct {
+  char *path;           /* the manifest's path as given */
+  char *dir;            /* its folder; fallback_file paths are relative to it */
+  int version;
+
+  /* database: and wait: (after ${VAR} / ${VAR:-default} expansion). Unset values hold the
+   * built-in defaults, so options only ever override. */
+  char *database_url;   /* NULL when absent or expanded to "" */
+  int64_t connect_timeout_ms;   /* default 5s */
+  int64_t wait_timeout_ms;      /* default 60s; 0 = no limit */
+  int64_t wait_interval_ms;     /* default 50ms */
+  int64_t wait_max_interval_ms; /* default 500ms (never below the interval) */
+  bool has_wait_timeout;        /* the manifest set wait.timeout itself */
+
+  /* fallback: */
+  pf_mode_t mode;               /* default apply */
+  char *lock_key;               /* default "preflight" */
+  int64_t lock_timeout_ms;      /* default 5s */
+  int64_t statement_timeout_ms; /* default 5min */
+  char *after;                  /* NULL when absent */
+
+  char *default_schema;         /* default "public" */
+
+  pf_item_t *items;
+  size_t nitems;
+} pf_manifest_t;
+
+/* Reads, parses and validates the manifest at `path`, including every fallback_file. Returns 0, or
+ * PF_ECONFIG with "file:line:column: message" in err (PF_EIO is never returned: an unreadable file
+ * is a configuration error too). On failure *m is left empty and needs no pf_manifest_free. */
+int pf_manifest_load(const char *path, pf_manifest_t *m, char *err, size_t errlen) PF_MUST_CHECK;
+
+/* The same for a manifest already in memory; `path` is used in messages and `dir` to resolve
+ * fallback_file. This is the entry point of the fuzz target. */
+int pf_manifest_parse(const char *text, size_t len, const char *path, const char *dir,
+                      pf_manifest_t *m, char *err, size_t errlen) PF_MUST_CHECK;
+
+void pf_manifest_free(pf_manifest_t *m);
+
+/* "table", "column", ...: the kind's name in reports. */
+const char *pf_kind_name(pf_kind_t kind);
+/* "tables", "columns", ...: the manifest key of a kind's list. */
+const char *pf_kind_key(pf_kind_t kind);
+
+#endif

@@ -1,0 +1,54 @@
+/* Small allocation and string helpers used by every module. */
+#ifndef PREFLIGHT_UTIL_H
+#define PREFLIGHT_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PF_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define PF_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define PF_PRINTF(fmt, args)
+#define PF_MUST_CHECK
+#endif
+
+/* Allocation that cannot fail: on exhaustion it prints one line and aborts, because a 2 MiB
+ * init process that cannot allocate has nothing sensible left to do. */
+void *pf_xmalloc(size_t n);
+void *pf_xcalloc(size_t n, size_t size);
+void *pf_xrealloc(void *p, size_t n);
+char *pf_xstrdup(const char *s);   /* NULL in, NULL out */
+char *pf_xstrndup(const char *s, size_t n);
+char *pf_xasprintf(const char *fmt, ...) PF_PRINTF(1, 2);
+
+/* Writes a formatted message into err (of errlen bytes), truncating safely. Returns `code`, so
+ * that `return pf_seterr(err, errlen, PF_ECONFIG, "...")` reads as one statement. */
+int pf_seterr(char *err, size_t errlen, int code, const char *fmt, ...) PF_PRINTF(4, 5);
+
+/* A growable NUL-terminated byte buffer. A zeroed pf_buf_t is an empty buffer. */
+typedef struct {
+  char *data;
+  size_t len;
+  size_t cap;
+} pf_buf_t;
+
+void pf_buf_append(pf_buf_t *b, const char *s, size_t n);
+void pf_buf_puts(pf_buf_t *b, const char *s);
+void pf_buf_putc(pf_buf_t *b, char c);
+void pf_buf_printf(pf_buf_t *b, const char *fmt, ...) PF_PRINTF(2, 3);
+void pf_buf_vprintf(pf_buf_t *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal, quotes included. NULL appends `null`. */
+void pf_buf_json_string(pf_buf_t *b, const char *s);
+/* Returns the contents (never NULL) and leaves the buffer empty; the caller frees the result. */
+char *pf_buf_steal(pf_buf_t *b);
+void pf_buf_free(pf_buf_t *b);
+
+/* Monotonic clock in milliseconds, for budgets and timings. */
+uint64_t pf_now_ms(void);
+
+#endif

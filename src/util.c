@@ -1,0 +1,142 @@
+/* Allocation, error-buffer and string-buffer helpers. */
+#include "preflight/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void pf__oom(void) {
+  static const char msg[] = "preflight: out of memory\n";
+  ssize_t r = write(2, msg, sizeof(msg) - 1);
+  (void)r;
+  abort();
+}
+
+void *pf_xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (p == NULL) pf__oom();
+  return p;
+}
+
+void *pf_xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (p == NULL) pf__oom();
+  return p;
+}
+
+void *pf_xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (q == NULL) pf__oom();
+  return q;
+}
+
+char *pf_xstrdup(const char *s) {
+  return s == NULL ? NULL : pf_xstrndup(s, strlen(s));
+}
+
+char *pf_xstrndup(const char *s, size_t n) {
+  char *d = pf_xmalloc(n + 1);
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+char *pf_xasprintf(const char *fmt, ...) {
+  pf_buf_t b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  pf_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  return pf_buf_steal(&b);
+}
+
+int pf_seterr(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err != NULL && errlen > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+static void pf__buf_reserve(pf_buf_t *b, size_t extra) {
+  if (b->len + extra + 1 <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < b->len + extra + 1) cap *= 2;
+  b->data = pf_xrealloc(b->data, cap);
+  b->cap = cap;
+}
+
+void pf_buf_append(pf_buf_t *b, const char *s, size_t n) {
+  pf__buf_reserve(b, n);
+  if (n) memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void pf_buf_puts(pf_buf_t *b, const char *s) { pf_buf_append(b, s, strlen(s)); }
+
+void pf_buf_putc(pf_buf_t *b, char c) { pf_buf_append(b, &c, 1); }
+
+void pf_buf_vprintf(pf_buf_t *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) return;
+  pf__buf_reserve(b, (size_t)n);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void pf_buf_printf(pf_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  pf_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void pf_buf_json_string(pf_buf_t *b, const char *s) {
+  if (s == NULL) {
+    pf_buf_puts(b, "null");
+    return;
+  }
+  pf_buf_putc(b, '"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+      case '"': pf_buf_puts(b, "\\\""); break;
+      case '\\': pf_buf_puts(b, "\\\\"); break;
+      case '\n': pf_buf_puts(b, "\\n"); break;
+      case '\r': pf_buf_puts(b, "\\r"); break;
+      case '\t': pf_buf_puts(b, "\\t"); break;
+      default:
+        if (*p < 0x20 || *p == 0x7f)
+          pf_buf_printf(b, "\\u%04x", *p);
+        else
+          pf_buf_putc(b, (char)*p);
+    }
+  }
+  pf_buf_putc(b, '"');
+}
+
+char *pf_buf_steal(pf_buf_t *b) {
+  char *s = b->data ? b->data : pf_xstrdup("");
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return s;
+}
+
+void pf_buf_free(pf_buf_t *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+uint64_t pf_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
