@@ -1,2 +1,258 @@
-/* placeholder: replaced by the real entry point */
-int main(void) { return 0; }
+/* preflight: make an application start only against a database that really has its schema.
+ *
+ * The phases are the functions below, in order: parse options, load the manifest, wait for the
+ * database, verify, fall back, verify again, hand over. Each returns 0 or a PF_E* code; main()
+ * alone turns codes into exit statuses and is the only place that exits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "preflight/catalog.h"
+#include "preflight/db.h"
+#include "preflight/duration.h"
+#include "preflight/error.h"
+#include "preflight/exec.h"
+#include "preflight/fallback.h"
+#include "preflight/log.h"
+#include "preflight/manifest.h"
+#include "preflight/options.h"
+#include "preflight/report.h"
+#include "preflight/signals.h"
+#include "preflight/wait.h"
+
+/* Everything one run accumulates, so that the report can be written whatever phase failed. */
+typedef struct {
+  pf_options_t opts;
+  pf_manifest_t manifest;
+  bool have_manifest;
+  uv_loop_t loop;
+  bool have_loop;
+  pf_db_t *db;
+  pf_verify_t before, after;
+  bool have_before, have_after;
+  pf_fallback_t fb;
+  bool have_fb;
+  pf_report_t report;
+  uint64_t start_ms;
+  char err[4096];
+} pf_run_t;
+
+/* Loads and validates the manifest and the connection string: everything that can be wrong
+ * before the network is touched. */
+static int pf__load(pf_run_t *run) {
+  const char *path = pf_options_manifest_path(&run->opts);
+  int r = pf_manifest_load(path, &run->manifest, run->err, sizeof(run->err));
+  if (r != 0) return r;
+  run->have_manifest = true;
+  pf_options_resolve(&run->opts, &run->manifest);
+  return pf_wait_check_conninfo(run->manifest.database_url, run->err, sizeof(run->err));
+}
+
+/* Starts the event loop and the stop-signal watch. */
+static int pf__start_loop(pf_run_t *run) {
+  int r = uv_loop_init(&run->loop);
+  if (r != 0) return pf_seterr(run->err, sizeof(run->err), PF_EINTERNAL, "uv_loop_init: %s", uv_strerror(r));
+  run->have_loop = true;
+  r = pf_signals_install(&run->loop);
+  if (r != 0) return pf_seterr(run->err, sizeof(run->err), PF_EINTERNAL, "cannot watch signals: %s", uv_strerror(r));
+  run->db = pf_db_new(&run->loop);
+  return 0;
+}
+
+/* Waits until the database accepts a session and answers. */
+static int pf__wait(pf_run_t *run) {
+  const pf_manifest_t *m = &run->manifest;
+  pf_wait_opts_t wo = {
+      .conninfo = m->database_url,
+      .timeout_ms = m->wait_timeout_ms,
+      .connect_timeout_ms = m->connect_timeout_ms,
+      .interval_ms = m->wait_interval_ms,
+      .max_interval_ms = m->wait_max_interval_ms,
+  };
+  pf_wait_stats_t st = {0};
+  uint64_t t0 = pf_now_ms();
+  int r = pf_wait_ready(run->db, &wo, &st, run->err, sizeof(run->err));
+  run->report.wait_ms = (int64_t)(pf_now_ms() - t0);
+  if (r != 0) return r;
+  PGconn *c = pf_db_conn(run->db);
+  run->report.host = PQhost(c);
+  run->report.port = PQport(c);
+  run->report.dbname = PQdb(c);
+  run->report.server_version = PQparameterStatus(c, "server_version");
+  char d[32];
+  pf_log_info("database ready: %s:%s/%s (PostgreSQL %s) after %d attempt%s in %s", run->report.host, run->report.port,
+              run->report.dbname, run->report.server_version ? run->report.server_version : "?", st.attempts,
+              st.attempts == 1 ? "" : "s", pf_duration_format(run->report.wait_ms, d, sizeof(d)));
+  return 0;
+}
+
+/* Verifies the manifest into *v, adding to the verify timing and query count. */
+static int pf__verify(pf_run_t *run, pf_verify_t *v) {
+  uint64_t t0 = pf_now_ms();
+  int r = pf_catalog_verify(run->db, &run->manifest, false, v, run->err, sizeof(run->err));
+  run->report.verify_ms += (int64_t)(pf_now_ms() - t0);
+  if (r == 0) run->report.round_trips += v->round_trips;
+  return r;
+}
+
+/* Whether anything not present has a fallback to run. */
+static bool pf__repairable(const pf_manifest_t *m, const pf_verify_t *v) {
+  for (size_t i = 0; i < m->nitems; i++)
+    if (v->items[i].state != PF_OBJ_PRESENT && m->items[i].fallback) return true;
+  return false;
+}
+
+/* Verifies, repairs what is missing, and verifies again from scratch. Returns 0 when every
+ * required object is present, PF_EMISSING when not, or the failure. */
+static int pf__gate(pf_run_t *run) {
+  int r = pf__verify(run, &run->before);
+  if (r != 0) return r;
+  run->have_before = true;
+  run->report.before = &run->before;
+  pf_log_debug("verified %zu objects in %d queries: %zu missing, %zu warnings", run->manifest.nitems,
+               run->before.round_trips, run->before.missing_required, run->before.missing_warn);
+
+  if (run->manifest.mode == PF_MODE_CHECK || !pf__repairable(&run->manifest, &run->before))
+    return run->before.missing_required ? PF_EMISSING : 0;
+
+  uint64_t t0 = pf_now_ms();
+  run->err[0] = '\0';
+  r = pf_fallback_apply(run->db, &run->manifest, &run->before, &run->fb, run->err, sizeof(run->err));
+  run->have_fb = true;
+  run->report.fb = &run->fb;
+  run->report.fallback_ms = (int64_t)(pf_now_ms() - t0);
+  if (r != 0) return r;
+
+  r = pf__verify(run, &run->after);
+  if (r != 0) return r;
+  run->have_after = true;
+  run->report.after = &run->after;
+  return run->after.missing_required ? PF_EMISSING : 0;
+}
+
+/* Chooses the report's status word for the outcome r. */
+static const char *pf__status_word(const pf_run_t *run, int r) {
+  switch (r) {
+    case 0: {
+      const pf_fallback_t *fb = run->have_fb ? &run->fb : NULL;
+      for (size_t i = 0; fb && i < fb->nitems; i++)
+        if (fb->outcome[i] == PF_FB_CREATED) return "fixed";
+      return "ok";
+    }
+    case PF_EMISSING: return "missing";
+    case PF_EUNAVAIL:
+    case PF_EAUTH: return "unavailable";
+    default: return "failed";
+  }
+}
+
+/* Logs the per-item lines and summary, and writes the report where it was asked for. */
+static void pf__finish_report(pf_run_t *run, int r) {
+  pf_report_t *rep = &run->report;
+  rep->m = &run->manifest;
+  rep->status = pf__status_word(run, r);
+  rep->error = r != 0 && r != PF_EMISSING && run->err[0] ? run->err : NULL;
+  rep->total_ms = (int64_t)(pf_now_ms() - run->start_ms);
+  if (run->have_before) pf_report_log(rep);
+  if (run->opts.report_path || run->opts.json_stdout) {
+    char *json = pf_report_json(rep);
+    if (run->opts.json_stdout) fputs(json, stdout), fflush(stdout);
+    char werr[512];
+    if (run->opts.report_path && pf_report_write(run->opts.report_path, json, werr, sizeof(werr)) != 0)
+      pf_log_warn("%s", werr);
+    free(json);
+  }
+}
+
+/* Releases the connection, the loop and everything else, leaving no descriptor of ours open. */
+static void pf__cleanup(pf_run_t *run) {
+  if (run->db) pf_db_free(run->db);
+  run->db = NULL;
+  if (run->have_loop) {
+    pf_signals_close();
+    uv_run(&run->loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(&run->loop) != 0) pf_log_debug("event loop closed with handles open");
+    run->have_loop = false;
+  }
+  if (run->have_before) pf_verify_free(&run->before);
+  if (run->have_after) pf_verify_free(&run->after);
+  if (run->have_fb) pf_fallback_free(&run->fb);
+  run->have_before = run->have_after = run->have_fb = false;
+  if (run->have_manifest) pf_manifest_free(&run->manifest);
+  run->have_manifest = false;
+  pf_options_free(&run->opts);
+  pf_log_secrets_clear();
+}
+
+/* Turns an outcome into the exit status the contract gives it. */
+static int pf__exit_status(int r) {
+  if (r == PF_ESIGNAL) return 128 + pf_signals_caught();
+  return pf_exit_status(r);
+}
+
+int main(int argc, char **argv) {
+  static pf_run_t run;
+  run.start_ms = pf_now_ms();
+  pf_signals_save();
+  int status;
+  int r = pf_options_parse(argc, argv, &run.opts, run.err, sizeof(run.err));
+  pf_log_setup(run.opts.log_format, run.opts.log_level);
+  if (r != 0) {
+    pf_log_error("%s", run.err);
+    status = pf_exit_status(r);
+    goto out;
+  }
+  if (run.opts.command == PF_CMD_HELP) {
+    pf_options_usage();
+    status = 0;
+    goto out;
+  }
+  if (run.opts.command == PF_CMD_VERSION) {
+    printf("preflight %s (libpq %d, libuv %s)\n", PF_VERSION, PQlibVersion(), uv_version_string());
+    status = 0;
+    goto out;
+  }
+
+  r = pf__load(&run);
+  if (r == 0 && run.opts.command == PF_CMD_LINT) {
+    pf_log_info("%s: valid, %zu objects", run.manifest.path, run.manifest.nitems);
+    status = 0;
+    goto out;
+  }
+  if (r == 0 && run.opts.command == PF_CMD_SNAPSHOT)
+    r = pf_seterr(run.err, sizeof(run.err), PF_EUSAGE, "snapshot is not implemented yet");
+  if (r == 0 && run.opts.cmd) r = pf_exec_resolve(run.opts.cmd[0], run.err, sizeof(run.err));
+  if (r == 0) r = pf__start_loop(&run);
+  if (r == 0) r = pf__wait(&run);
+  if (r == 0 && run.opts.command != PF_CMD_WAIT) r = pf__gate(&run);
+
+  if (run.have_manifest && run.opts.command != PF_CMD_WAIT && (r == 0 || run.have_before || r == PF_EUNAVAIL ||
+                                                              r == PF_EAUTH || r == PF_EFALLBACK || r == PF_EDB))
+    pf__finish_report(&run, r);
+  if (r != 0) {
+    if (r == PF_ESIGNAL)
+      pf_log_error("stopped by signal %d (%s) before starting the application", pf_signals_caught(),
+                   strsignal(pf_signals_caught()));
+    else if (r != PF_EMISSING && run.err[0])
+      pf_log_error("%s", run.err);
+    status = pf__exit_status(r);
+    goto out;
+  }
+  if (run.opts.cmd == NULL) {
+    status = 0;
+    goto out;
+  }
+
+  /* Hand-over: nothing of ours may survive into the application. */
+  char **cmd = run.opts.cmd;
+  pf_log_debug("starting %s", cmd[0]);
+  pf__cleanup(&run);
+  r = pf_exec(cmd, run.err, sizeof(run.err));
+  pf_log_error("%s", run.err);
+  return pf_exit_status(r);
+
+out:
+  pf__cleanup(&run);
+  return status;
+}

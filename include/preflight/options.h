@@ -1,0 +1,62 @@
+/* The command line and the PREFLIGHT_* environment, parsed into one structure. Manifest values
+ * and built-in defaults are merged later (pf_options_resolve), giving the contract's precedence:
+ * command line > environment > manifest > default. */
+#ifndef PREFLIGHT_OPTIONS_H
+#define PREFLIGHT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "preflight/log.h"
+#include "preflight/manifest.h"
+
+typedef enum {
+  PF_CMD_RUN,
+  PF_CMD_CHECK,
+  PF_CMD_WAIT,
+  PF_CMD_LINT,
+  PF_CMD_SNAPSHOT,
+  PF_CMD_HELP,
+  PF_CMD_VERSION
+} pf_command_t;
+
+typedef struct {
+  pf_command_t command;
+  const char *manifest_path;      /* -f / PREFLIGHT_MANIFEST; NULL: the default search */
+  const char *database_url;       /* -d / DATABASE_URL; NULL: manifest, then PG* */
+  int64_t timeout_ms;             /* -t / PREFLIGHT_TIMEOUT; -1 unset */
+  bool check_mode;                /* --check / PREFLIGHT_MODE=check, or the check command */
+  bool init;                      /* --init / PREFLIGHT_INIT=1 */
+  bool init_group;                /* --init-group */
+  const char *health_listen;      /* --health-listen ADDR:PORT */
+  int64_t health_interval_ms;     /* --health-interval; default 10s */
+  pf_log_format_t log_format;
+  pf_log_level_t log_level;
+  const char *report_path;        /* --report / PREFLIGHT_REPORT */
+  bool json_stdout;               /* check --format json */
+  const char **schemas;           /* snapshot --schema (repeatable) */
+  int nschemas;
+  const char **tables;            /* snapshot --table (repeatable) */
+  int ntables;
+  char **cmd;                     /* COMMAND [ARG...], NULL-terminated; NULL when none */
+  int ncmd;
+} pf_options_t;
+
+/* Parses argv and the environment. Returns 0, or PF_EUSAGE / PF_ECONFIG (a bad value in the
+ * environment) with a one-line message in err. The result points into argv and environ. */
+int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t errlen) PF_MUST_CHECK;
+
+void pf_options_free(pf_options_t *o);
+
+/* Returns the manifest path to load: the option, else ./preflight.yaml if it exists, else
+ * /etc/preflight/preflight.yaml. */
+const char *pf_options_manifest_path(const pf_options_t *o);
+
+/* Applies the command line and environment over the manifest's values (which already hold the
+ * built-in defaults). */
+void pf_options_resolve(const pf_options_t *o, pf_manifest_t *m);
+
+/* Prints the --help text to stdout. */
+void pf_options_usage(void);
+
+#endif

@@ -1,0 +1,144 @@
+/* Report and summary. The JSON is built by hand with pf_buf_t: the shape is small and fixed,
+ * and a JSON library would be a dependency the static build does not want. */
+#include "preflight/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preflight/duration.h"
+#include "preflight/error.h"
+#include "preflight/log.h"
+
+/* Which verification describes item i's final state, and its state there. */
+static const pf_item_state_t *pf__final(const pf_report_t *r, size_t i) {
+  if (r->after) return &r->after->items[i];
+  if (r->before) return &r->before->items[i];
+  return NULL;
+}
+
+const char *pf_report_item_status(const pf_report_t *r, size_t i) {
+  const pf_item_state_t *st = pf__final(r, i);
+  pf_fb_outcome_t fo = r->fb && r->fb->outcome ? r->fb->outcome[i] : PF_FB_NONE;
+  if (st && st->state == PF_OBJ_PRESENT) return fo == PF_FB_CREATED ? "created" : "present";
+  if (fo == PF_FB_FAILED) return "failed";
+  if (r->m->items[i].severity == PF_SEVERITY_WARN) return "warned";
+  return "missing";
+}
+
+char *pf_report_json(const pf_report_t *r) {
+  pf_buf_t b = {0};
+  pf_buf_puts(&b, "{\"status\":");
+  pf_buf_json_string(&b, r->status);
+  if (r->error) {
+    pf_buf_puts(&b, ",\"error\":");
+    pf_buf_json_string(&b, r->error);
+  }
+  pf_buf_puts(&b, ",\"database\":{\"host\":");
+  pf_buf_json_string(&b, r->host);
+  pf_buf_printf(&b, ",\"port\":%s,\"dbname\":", r->port && *r->port ? r->port : "null");
+  pf_buf_json_string(&b, r->dbname);
+  pf_buf_puts(&b, ",\"server_version\":");
+  pf_buf_json_string(&b, r->server_version);
+  pf_buf_printf(&b, "},\"timings_ms\":{\"wait\":%lld,\"verify\":%lld,\"fallback\":%lld,\"total\":%lld}",
+                (long long)r->wait_ms, (long long)r->verify_ms, (long long)r->fallback_ms, (long long)r->total_ms);
+  pf_buf_printf(&b, ",\"queries\":%d,\"items\":[", r->round_trips);
+  if (r->before || r->after) {
+    for (size_t i = 0; i < r->m->nitems; i++) {
+      const pf_item_t *it = &r->m->items[i];
+      const pf_item_state_t *st = pf__final(r, i);
+      const pf_item_state_t *first = r->before ? &r->before->items[i] : st;
+      pf_buf_puts(&b, i ? ",\n  {\"kind\":" : "\n  {\"kind\":");
+      pf_buf_json_string(&b, pf_kind_name(it->kind));
+      pf_buf_puts(&b, ",\"name\":");
+      pf_buf_json_string(&b, it->display);
+      pf_buf_puts(&b, ",\"status\":");
+      const char *status = pf_report_item_status(r, i);
+      pf_buf_json_string(&b, status);
+      /* A created item's detail is why it was created; a missing one's, why it is missing. */
+      const pf_item_state_t *why = strcmp(status, "created") == 0 ? first : st;
+      pf_fb_outcome_t fo = r->fb && r->fb->outcome ? r->fb->outcome[i] : PF_FB_NONE;
+      if (why && why->detail) {
+        pf_buf_puts(&b, ",\"detail\":");
+        pf_buf_json_string(&b, why->detail);
+      } else if (fo == PF_FB_BY_OTHER) {
+        pf_buf_puts(&b, ",\"detail\":\"repaired by another replica or an earlier fallback\"");
+      }
+      if (why && why->state == PF_OBJ_MISMATCH) {
+        pf_buf_puts(&b, ",\"expected\":");
+        pf_buf_json_string(&b, why->expected);
+        pf_buf_puts(&b, ",\"found\":");
+        pf_buf_json_string(&b, why->found);
+      }
+      pf_buf_printf(&b, ",\"line\":%d}", it->line);
+    }
+  }
+  pf_buf_puts(&b, "]}\n");
+  return pf_buf_steal(&b);
+}
+
+int pf_report_write(const char *path, const char *text, char *err, size_t errlen) {
+  char *tmp = pf_xasprintf("%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    free(tmp);
+    return pf_seterr(err, errlen, PF_EIO, "cannot write the report %s: %s", path, strerror(e));
+  }
+  size_t len = strlen(text), off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, text + off, len - off);
+    if (n <= 0) break;
+    off += (size_t)n;
+  }
+  int e = off == len ? 0 : errno;
+  if (close(fd) != 0 && e == 0) e = errno;
+  if (e == 0 && rename(tmp, path) != 0) e = errno;
+  if (e != 0) {
+    unlink(tmp);
+    free(tmp);
+    return pf_seterr(err, errlen, PF_EIO, "cannot write the report %s: %s", path, strerror(e));
+  }
+  free(tmp);
+  return 0;
+}
+
+void pf_report_log(const pf_report_t *r) {
+  size_t missing = 0, warned = 0, created = 0, failed = 0;
+  for (size_t i = 0; r->before && i < r->m->nitems; i++) {
+    const pf_item_t *it = &r->m->items[i];
+    const char *status = pf_report_item_status(r, i);
+    const pf_item_state_t *st = pf__final(r, i);
+    char fields[160];
+    snprintf(fields, sizeof(fields), "\"kind\":\"%s\",\"status\":\"%s\",\"line\":%d", pf_kind_name(it->kind), status, it->line);
+    if (strcmp(status, "created") == 0) {
+      created++;
+      pf_log_fields(PF_LOG_INFO, fields, "created %s %s", pf_kind_name(it->kind), it->display);
+    } else if (strcmp(status, "missing") == 0 || strcmp(status, "failed") == 0) {
+      if (strcmp(status, "failed") == 0) failed++;
+      missing++;
+      pf_log_fields(PF_LOG_ERROR, fields, "missing %s %s: %s (%s:%d)", pf_kind_name(it->kind), it->display,
+                    st && st->detail ? st->detail : "not found", r->m->path, it->line);
+    } else if (strcmp(status, "warned") == 0) {
+      warned++;
+      pf_log_fields(PF_LOG_WARN, fields, "missing %s %s (severity warn): %s (%s:%d)", pf_kind_name(it->kind),
+                    it->display, st && st->detail ? st->detail : "not found", r->m->path, it->line);
+    }
+  }
+  char d1[32], d2[32], d3[32], d4[32], fields[256];
+  snprintf(fields, sizeof(fields),
+           "\"status\":\"%s\",\"checked\":%zu,\"missing\":%zu,\"warned\":%zu,\"created\":%zu,\"queries\":%d,"
+           "\"wait_ms\":%lld,\"verify_ms\":%lld,\"fallback_ms\":%lld,\"total_ms\":%lld",
+           r->status, r->m->nitems, missing, warned, created, r->round_trips, (long long)r->wait_ms,
+           (long long)r->verify_ms, (long long)r->fallback_ms, (long long)r->total_ms);
+  pf_log_fields(missing ? PF_LOG_ERROR : PF_LOG_INFO, fields,
+                "%s: %zu objects checked, %zu missing, %zu created%s (wait %s, verify %s in %d queries, fallback %s, total %s)",
+                r->status, r->m->nitems, missing, created, warned ? ", some warnings" : "",
+                pf_duration_format(r->wait_ms, d1, sizeof(d1)), pf_duration_format(r->verify_ms, d2, sizeof(d2)),
+                r->round_trips, pf_duration_format(r->fallback_ms, d3, sizeof(d3)),
+                pf_duration_format(r->total_ms, d4, sizeof(d4)));
+  (void)failed;
+}

@@ -1,0 +1,115 @@
+/* The wait loop. Readiness means an authenticated session answered SELECT 1 — an open TCP port
+ * is not enough (the server may be starting up, in recovery, or refusing our role). */
+#include "preflight/wait.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preflight/backoff.h"
+#include "preflight/duration.h"
+#include "preflight/error.h"
+#include "preflight/log.h"
+
+int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
+  pf_log_secret(getenv("PGPASSWORD"));
+  if (conninfo == NULL) return 0;
+  char *perr = NULL;
+  PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+  if (opts == NULL) {
+    int r = pf_seterr(err, errlen, PF_ECONFIG, "invalid database URL: %s", perr ? perr : "out of memory");
+    PQfreemem(perr);
+    /* The message may quote the bad string, which may hold a password: it is redacted on output. */
+    return r;
+  }
+  for (PQconninfoOption *o = opts; o->keyword; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val) pf_log_secret(o->val);
+  PQconninfoFree(opts);
+  return 0;
+}
+
+const char *pf_wait_describe(const char *conninfo, char *buf, size_t buflen) {
+  const char *host = NULL, *port = NULL, *dbname = NULL, *user = NULL;
+  PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL) : PQconndefaults();
+  if (opts) {
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+      if (!o->val || !*o->val) continue;
+      if (strcmp(o->keyword, "host") == 0) host = o->val;
+      else if (strcmp(o->keyword, "hostaddr") == 0 && !host) host = o->val;
+      else if (strcmp(o->keyword, "port") == 0) port = o->val;
+      else if (strcmp(o->keyword, "dbname") == 0) dbname = o->val;
+      else if (strcmp(o->keyword, "user") == 0) user = o->val;
+    }
+  }
+  if (!host) host = getenv("PGHOST");
+  if (!port) port = getenv("PGPORT");
+  if (!dbname) dbname = getenv("PGDATABASE");
+  if (!user) user = getenv("PGUSER");
+  snprintf(buf, buflen, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
+           dbname ? dbname : (user ? user : "(default)"));
+  if (opts) PQconninfoFree(opts);
+  return buf;
+}
+
+int pf_wait_classify(const pf_db_error_t *e) {
+  if (e->needs_password) return PF_EAUTH;
+  if (strcmp(e->sqlstate, "28P01") == 0 ||   /* invalid_password */
+      strcmp(e->sqlstate, "28000") == 0 ||   /* invalid_authorization_specification: pg_hba, no role */
+      strcmp(e->sqlstate, "42501") == 0)     /* insufficient_privilege: CONNECT revoked */
+    return PF_EAUTH;
+  return 0;
+}
+
+int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, char *err, size_t errlen) {
+  uint64_t start = pf_now_ms();
+  pf_backoff_t bo;
+  pf_backoff_init(&bo, o->interval_ms, o->max_interval_ms, 0);
+  char where[256], d1[32], d2[32];
+  pf_wait_describe(o->conninfo, where, sizeof(where));
+  pf_log_debug("waiting for %s (budget %s)", where,
+               o->timeout_ms ? pf_duration_format(o->timeout_ms, d1, sizeof(d1)) : "unlimited");
+  st->attempts = 0;
+  char cause[1100] = "";
+
+  for (;;) {
+    st->attempts++;
+    int64_t elapsed = (int64_t)(pf_now_ms() - start);
+    int64_t remaining = o->timeout_ms ? o->timeout_ms - elapsed : INT64_MAX;
+    int64_t attempt_ms = o->connect_timeout_ms;
+    if (o->timeout_ms && (attempt_ms == 0 || attempt_ms > remaining)) attempt_ms = remaining > 1 ? remaining : 1;
+
+    int r = pf_db_connect(db, o->conninfo, attempt_ms);
+    if (r == 0) r = pf_db_query(db, "SELECT 1", 0, NULL, attempt_ms);
+    if (r == PF_ESIGNAL) return r;
+    if (r == 0) {
+      st->elapsed_ms = (int64_t)(pf_now_ms() - start);
+      /* The session is up: from now on the password libpq used (URL, PGPASSWORD or passfile)
+       * is known, and must never be printed. */
+      pf_log_secret(PQpass(pf_db_conn(db)));
+      return 0;
+    }
+
+    const pf_db_error_t *e = pf_db_last_error(db);
+    snprintf(cause, sizeof(cause), "%s%s%s", e->message, e->sqlstate[0] ? " SQLSTATE " : "", e->sqlstate);
+    pf_db_disconnect(db);
+    if (pf_wait_classify(e) == PF_EAUTH)
+      return pf_seterr(err, errlen, PF_EAUTH, "cannot log in to %s: %s", where, cause);
+
+    elapsed = (int64_t)(pf_now_ms() - start);
+    remaining = o->timeout_ms ? o->timeout_ms - elapsed : INT64_MAX;
+    if (remaining <= 0) {
+      st->elapsed_ms = elapsed;
+      return pf_seterr(err, errlen, PF_EUNAVAIL, "database %s not ready after %s (%d attempts); last error: %s",
+                       where, pf_duration_format(elapsed, d1, sizeof(d1)), st->attempts, cause);
+    }
+    int64_t delay = pf_backoff_next(&bo);
+    if (delay > remaining) delay = remaining;
+    char fields[128];
+    snprintf(fields, sizeof(fields), "\"attempt\":%d,\"delay_ms\":%lld,\"sqlstate\":\"%s\"", st->attempts,
+             (long long)delay, e->sqlstate);
+    pf_log_fields(PF_LOG_INFO, fields, "waiting for %s: attempt %d failed: %s; retrying in %s", where,
+                  st->attempts, cause, pf_duration_format(delay, d2, sizeof(d2)));
+    r = pf_db_sleep(db, delay);
+    if (r == PF_ESIGNAL) return r;
+  }
+}
