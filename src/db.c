@@ -386,7 +386,9 @@ void pf_db_parse_error(const char *verbose, char sqlstate[6], char *clean, size_
     size_t len = eol ? (size_t)(eol - p) : strlen(p);
     /* Verbose messages add LOCATION lines (server source file and line): not for users. */
     bool skip = strncmp(p, "LOCATION:", 9) == 0;
-    if (!skip) {
+    /* Continuation lines ("\tIs the server running...") join the first with one space. */
+    while (len > 0 && (*p == ' ' || *p == '\t')) p++, len--;
+    if (!skip && len > 0) {
       if (out.len > 0) pf_buf_puts(&out, " ");
       /* "SEVERITY:  XXXXX: text": the severity is followed by two spaces, then the code. */
       for (size_t i = 0; i < len; i++) {

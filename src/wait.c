@@ -69,7 +69,7 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
   pf_log_debug("waiting for %s (budget %s)", where,
                o->timeout_ms ? pf_duration_format(o->timeout_ms, d1, sizeof(d1)) : "unlimited");
   st->attempts = 0;
-  char cause[1100] = "";
+  char cause[1200] = "";
 
   for (;;) {
     st->attempts++;
@@ -90,7 +90,8 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
     }
 
     const pf_db_error_t *e = pf_db_last_error(db);
-    snprintf(cause, sizeof(cause), "%s%s%s", e->message, e->sqlstate[0] ? " SQLSTATE " : "", e->sqlstate);
+    snprintf(cause, sizeof(cause), "%s%s%s%s", e->message, e->sqlstate[0] ? " (SQLSTATE " : "", e->sqlstate,
+             e->sqlstate[0] ? ")" : "");
     pf_db_disconnect(db);
     if (pf_wait_classify(e) == PF_EAUTH)
       return pf_seterr(err, errlen, PF_EAUTH, "cannot log in to %s: %s", where, cause);

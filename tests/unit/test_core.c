@@ -1,0 +1,181 @@
+/* Unit tests for the pure logic of the core modules: no database needed. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "pf_test.h"
+#include "preflight/backoff.h"
+#include "preflight/catalog.h"
+#include "preflight/db.h"
+#include "preflight/error.h"
+#include "preflight/exec.h"
+#include "preflight/fallback.h"
+#include "preflight/options.h"
+#include "preflight/redact.h"
+
+static void check_redact(const char *in, const char *want) {
+  char *out = pf_redact(in);
+  CHECK_STR(out, want);
+  free(out);
+}
+
+static void test_redact(void) {
+  check_redact("postgresql://app:s3cret@db:5432/x", "postgresql://app:***@db:5432/x");
+  check_redact("postgres://app:p@ss@db/x", "postgres://app:***@db/x");
+  check_redact("postgresql://app@db/x", "postgresql://app@db/x");
+  check_redact("postgresql://db:5432/x", "postgresql://db:5432/x");
+  check_redact("host=db password=s3cret user=app", "host=db password=*** user=app");
+  check_redact("host=db password = 's3 cr\\'et' user=app", "host=db password = *** user=app");
+  check_redact("postgresql://db/x?user=app&password=s3cret&sslmode=require",
+               "postgresql://db/x?user=app&password=***&sslmode=require");
+  check_redact("PASSWORD=abc", "PASSWORD=***");
+  check_redact("no_password_here=abc", "no_password_here=abc");
+  check_redact("url \"postgresql://u:pw@h/d\" failed", "url \"postgresql://u:***@h/d\" failed");
+  char *s = pf_redact_secret("a hunter2 b hunter2", "hunter2");
+  CHECK_STR(s, "a *** b ***");
+  free(s);
+}
+
+static void test_backoff(void) {
+  pf_backoff_t b;
+  pf_backoff_init(&b, 50, 500, 42);
+  int64_t ceiling = 50;
+  for (int i = 0; i < 20; i++) {
+    int64_t d = pf_backoff_next(&b);
+    CHECK(d >= ceiling / 2 && d <= ceiling);
+    ceiling = ceiling * 2 > 500 ? 500 : ceiling * 2;
+  }
+  /* Two replicas seeded differently do not retry in lockstep. */
+  pf_backoff_t a, c;
+  pf_backoff_init(&a, 100, 1000, 1);
+  pf_backoff_init(&c, 100, 1000, 2);
+  int same = 0;
+  for (int i = 0; i < 10; i++) same += pf_backoff_next(&a) == pf_backoff_next(&c);
+  CHECK(same < 10);
+  /* max below initial is lifted to initial. */
+  pf_backoff_init(&b, 200, 100, 7);
+  for (int i = 0; i < 5; i++) CHECK(pf_backoff_next(&b) <= 200);
+}
+
+static void test_parse_error(void) {
+  char st[6], clean[512];
+  pf_db_parse_error("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  28P01: password authentication "
+                    "failed for user \"app\"\nLOCATION:  auth_failed, auth.c:326\n",
+                    st, clean, sizeof(clean));
+  CHECK_STR(st, "28P01");
+  CHECK_STR(clean, "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"app\"");
+  pf_db_parse_error("connection to server at \"h\", port 1 failed: Connection refused\n\tIs the server running?\n", st,
+                    clean, sizeof(clean));
+  CHECK_STR(st, "");
+  CHECK_STR(clean, "connection to server at \"h\", port 1 failed: Connection refused Is the server running?");
+  pf_db_parse_error("FATAL:  57P03: the database system is starting up\n", st, clean, sizeof(clean));
+  CHECK_STR(st, "57P03");
+}
+
+static void test_type_mods(void) {
+  char m[32];
+  pf_catalog_type_mods("varchar(255)", m, sizeof(m));
+  CHECK_STR(m, "255");
+  pf_catalog_type_mods("numeric( 10 , 2 )", m, sizeof(m));
+  CHECK_STR(m, "10,2");
+  pf_catalog_type_mods("timestamp(3) with time zone", m, sizeof(m));
+  CHECK_STR(m, "3");
+  pf_catalog_type_mods("text", m, sizeof(m));
+  CHECK_STR(m, "");
+  pf_catalog_type_mods("character varying(255)[]", m, sizeof(m));
+  CHECK_STR(m, "255");
+  pf_buf_t a = {0};
+  pf_buf_putc(&a, '{');
+  pf_catalog_array_add(&a, "plain");
+  pf_catalog_array_add(&a, "with \"quote\" and \\ and ,");
+  pf_catalog_array_add(&a, NULL);
+  CHECK_STR(a.data, "{\"plain\",\"with \\\"quote\\\" and \\\\ and ,\",NULL");
+  pf_buf_free(&a);
+}
+
+static void test_fallback_helpers(void) {
+  CHECK(pf_fallback_lock_id("preflight") == pf_fallback_lock_id("preflight"));
+  CHECK(pf_fallback_lock_id("preflight") != pf_fallback_lock_id("preflight2"));
+  int line, col;
+  pf_fallback_position("SELECT 1;\nSELEC 2;", 11, 1, &line, &col);
+  CHECK(line == 2 && col == 1);
+  pf_fallback_position("-- é\nBAD", 6, 10, &line, &col);   /* é is one character, two bytes */
+  CHECK(line == 11 && col == 1);
+  pf_fallback_position("abc", 2, 5, &line, &col);
+  CHECK(line == 5 && col == 2);
+}
+
+static int parse(pf_options_t *o, int argc, const char **argv) {
+  char err[256];
+  return pf_options_parse(argc, (char **)argv, o, err, sizeof(err));
+}
+
+static void test_options(void) {
+  unsetenv("DATABASE_URL");
+  unsetenv("PREFLIGHT_TIMEOUT");
+  unsetenv("PREFLIGHT_MODE");
+  pf_options_t o;
+  const char *a1[] = {"preflight", "--", "node", "server.js", "--port", "3"};
+  CHECK(parse(&o, 6, a1) == 0);
+  CHECK(o.command == PF_CMD_RUN && o.ncmd == 4 && strcmp(o.cmd[0], "node") == 0 && strcmp(o.cmd[2], "--port") == 0);
+  pf_options_free(&o);
+  const char *a2[] = {"preflight", "-f", "m.yaml", "--timeout=2s", "node", "-v"};
+  CHECK(parse(&o, 6, a2) == 0);
+  CHECK(strcmp(o.manifest_path, "m.yaml") == 0 && o.timeout_ms == 2000 && o.ncmd == 2 && o.log_level == PF_LOG_INFO);
+  pf_options_free(&o);
+  const char *a3[] = {"preflight", "check", "--format", "json", "-dpostgres://x"};
+  CHECK(parse(&o, 5, a3) == 0);
+  CHECK(o.command == PF_CMD_CHECK && o.check_mode && o.json_stdout && strcmp(o.database_url, "postgres://x") == 0);
+  pf_options_free(&o);
+  const char *a4[] = {"preflight", "--bogus"};
+  CHECK(parse(&o, 2, a4) == PF_EUSAGE);
+  pf_options_free(&o);
+  const char *a5[] = {"preflight", "-t"};
+  CHECK(parse(&o, 2, a5) == PF_EUSAGE);
+  pf_options_free(&o);
+  const char *a6[] = {"preflight", "check", "node"};
+  CHECK(parse(&o, 3, a6) == PF_EUSAGE);
+  pf_options_free(&o);
+  const char *a7[] = {"preflight", "-t", "5 parsecs"};
+  CHECK(parse(&o, 3, a7) == PF_EUSAGE);
+  pf_options_free(&o);
+  setenv("PREFLIGHT_TIMEOUT", "3s", 1);
+  setenv("DATABASE_URL", "postgres://env", 1);
+  const char *a8[] = {"preflight", "-t", "1s", "wait"};
+  CHECK(parse(&o, 4, a8) == 0);   /* "wait" after options is a COMMAND, not the subcommand */
+  CHECK(o.timeout_ms == 1000 && o.command == PF_CMD_RUN && o.ncmd == 1);
+  CHECK(strcmp(o.database_url, "postgres://env") == 0);
+  pf_options_free(&o);
+  setenv("PREFLIGHT_TIMEOUT", "soon", 1);
+  const char *a9[] = {"preflight"};
+  CHECK(parse(&o, 1, a9) == PF_ECONFIG);
+  pf_options_free(&o);
+  unsetenv("PREFLIGHT_TIMEOUT");
+  unsetenv("DATABASE_URL");
+}
+
+static void test_exec_resolve(void) {
+  char err[256];
+  CHECK(pf_exec_resolve("sh", err, sizeof(err)) == 0);
+  CHECK(pf_exec_resolve("/bin/sh", err, sizeof(err)) == 0);
+  CHECK(pf_exec_resolve("no-such-command-xyz", err, sizeof(err)) == PF_ENOTFOUND);
+  char tmp[] = "/tmp/pf_noexec_XXXXXX";
+  int fd = mkstemp(tmp);
+  CHECK(fd >= 0);
+  close(fd);
+  CHECK(pf_exec_resolve(tmp, err, sizeof(err)) == PF_ENOEXEC);
+  unlink(tmp);
+  CHECK(pf_exec_resolve("/tmp", err, sizeof(err)) == PF_ENOEXEC);
+  CHECK(pf_exit_status(PF_ENOTFOUND) == 127 && pf_exit_status(PF_ENOEXEC) == 126);
+  CHECK(pf_exit_status(PF_ECONFIG) == 78 && pf_exit_status(PF_EMISSING) == 65 && pf_exit_status(PF_EAUTH) == 77);
+}
+
+int main(void) {
+  test_redact();
+  test_backoff();
+  test_parse_error();
+  test_type_mods();
+  test_fallback_helpers();
+  test_options();
+  test_exec_resolve();
+  PF_TEST_DONE();
+}
