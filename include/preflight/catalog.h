@@ -51,4 +51,7 @@ void pf_catalog_type_mods(const char *type, char *out, size_t outlen);
 /* Appends a PostgreSQL array literal element for s (quoted and escaped; NULL as NULL). */
 void pf_catalog_array_add(pf_buf_t *arr, const char *s);
 
+/* Compares dotted version strings numerically ("1.10" > "1.9"): <0, 0 or >0. Pure. */
+int pf_catalog_version_cmp(const char *a, const char *b);
+
 #endif

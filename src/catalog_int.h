@@ -1,0 +1,54 @@
+/* Internal interface between the verification driver (catalog.c) and the per-kind query
+ * branches and judges (catalog_kinds.c). Not part of any public header. */
+#ifndef PREFLIGHT_CATALOG_INT_H
+#define PREFLIGHT_CATALOG_INT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "preflight/catalog.h"
+
+#define PF__MAX_PARAMS 128
+
+/* The query under construction: SQL text plus parameters (arrays rendered as literals). */
+typedef struct {
+  pf_buf_t sql;
+  pf_buf_t params[PF__MAX_PARAMS];
+  int nparams;
+  int branches;
+} pf__qb_t;
+
+/* One kind's part of the verification query. `branch` appends a UNION ALL branch (or nothing
+ * when the manifest has no item of its kinds); every branch returns the columns
+ * (i int, present bool, a, b, c, d, e, f text). `judge` reads the attribute columns of a row
+ * whose object exists and sets the item's state. */
+typedef struct {
+  void (*branch)(pf__qb_t *qb, const pf_manifest_t *m);
+  void (*judge)(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st);
+} pf__kind_ops_t;
+
+/* Indexed by pf_kind_t; entries with a NULL branch are verified elsewhere (columns ride with
+ * their own branch too, checks run in their own round trip). */
+extern const pf__kind_ops_t pf__kind_ops[PF_KIND__COUNT];
+
+pf_buf_t *pf__qb_array(pf__qb_t *qb, int *n);
+void pf__qb_branch(pf__qb_t *qb);
+void pf__array_int(pf_buf_t *arr, size_t v);
+void pf__quote_ident(pf_buf_t *b, const char *s);
+/* A function's signature as to_regprocedure should read it: "schema"."name"(args). */
+char *pf__regproc_text(const char *schema, const char *name, const char *args);
+void pf__set(pf_item_state_t *st, pf_obj_state_t state, const char *detail, const char *expected, const char *found);
+bool pf__true(const char *v);
+const char *pf__cell(PGresult *r, int row, int col);
+
+/* Fills in why a grant is missing: its role or its object does not exist. */
+void pf__grant_missing_detail(const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st);
+
+/* Reads the history tables of migrations whose table exists (one round trip for all of them)
+ * and marks those below their version, or dirty. Returns 0, PF_EDB or PF_ESIGNAL. */
+int pf__verify_migrations(pf_db_t *db, const pf_manifest_t *m, pf_verify_t *v, int *round_trips);
+
+/* The history table name of a migration item's tool. */
+const char *pf__migration_table(const pf_item_t *it);
+
+#endif

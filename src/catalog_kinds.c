@@ -1,0 +1,785 @@
+/* The verification query's branches, one per kind, and the judges that read their rows.
+ *
+ * Every branch unnests parameter arrays (item index, schema, name, ...) and LEFT JOINs the
+ * catalog on exact names, so an absent object still returns its row with present = false, and
+ * returns the same columns: (i, present, a, b, c, d, e, f). Names are compared with = against
+ * pg_catalog columns, never parsed by PostgreSQL, so they are never case-folded. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "catalog_int.h"
+
+/* Splits "setof T" into (true, "T"); anything else into (false, text). */
+static const char *pf__returns_type(const char *ret, bool *setof) {
+  *setof = false;
+  if (strncasecmp(ret, "setof", 5) == 0 && isspace((unsigned char)ret[5])) {
+    *setof = true;
+    ret += 5;
+    while (isspace((unsigned char)*ret)) ret++;
+  }
+  return ret;
+}
+
+/* Whether a `returns:` value is a TABLE(...) signature, compared as text instead of by type. */
+static bool pf__returns_is_table(const char *ret) {
+  return strncasecmp(ret, "table", 5) == 0 && (ret[5] == '(' || isspace((unsigned char)ret[5]));
+}
+
+/* Whether a kind is a relation looked up in pg_class by schema and name. */
+static bool pf__is_relation(pf_kind_t k) { return k == PF_KIND_TABLE || k == PF_KIND_VIEW || k == PF_KIND_SEQUENCE; }
+
+/* Adds the relations branch (tables, views, sequences): relkind and row-level security of
+ * each named relation. One branch serves the three kinds; the judge tells them apart. */
+static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
+  int pi, ps, pn;
+  pf_buf_t *ai = NULL, *as = NULL, *an = NULL;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (!pf__is_relation(it->kind)) continue;
+    if (ai == NULL) {
+      ai = pf__qb_array(qb, &pi);
+      as = pf__qb_array(qb, &ps);
+      an = pf__qb_array(qb, &pn);
+    }
+    pf__array_int(ai, i);
+    pf_catalog_array_add(as, it->schema);
+    pf_catalog_array_add(an, it->name);
+  }
+  if (ai == NULL) return;
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT t.i, c.oid IS NOT NULL, c.relkind::text, c.relrowsecurity::text, NULL::text, NULL::text, NULL::text, NULL::text\n"
+                "FROM unnest($%d::int[], $%d::text[], $%d::text[]) AS t(i, s, n)\n"
+                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n",
+                pi, ps, pn);
+}
+
+/* Adds the columns branch: type as format_type shows it, NOT NULL, whether the declared type
+ * resolves to the same type OID, the declared type's canonical name, default, identity and
+ * generated. Dropped columns (attisdropped) and system columns (attnum <= 0) never count. */
+static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
+  int pi, ps, pr, pc, pt;
+  pf_buf_t *ai = NULL, *as = NULL, *ar = NULL, *ac = NULL, *at = NULL;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_COLUMN) continue;
+    if (ai == NULL) {
+      ai = pf__qb_array(qb, &pi);
+      as = pf__qb_array(qb, &ps);
+      ar = pf__qb_array(qb, &pr);
+      ac = pf__qb_array(qb, &pc);
+      at = pf__qb_array(qb, &pt);
+    }
+    pf__array_int(ai, i);
+    pf_catalog_array_add(as, it->table_schema);
+    pf_catalog_array_add(ar, it->table);
+    pf_catalog_array_add(ac, it->name);
+    pf_catalog_array_add(at, it->type);
+  }
+  if (ai == NULL) return;
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
+                "  CASE WHEN t.ty IS NULL THEN NULL ELSE (pg_catalog.to_regtype(t.ty) IS NOT DISTINCT FROM a.atttypid)::text END,\n"
+                "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(pg_catalog.format_type(pg_catalog.to_regtype(t.ty), NULL), '') END,\n"
+                "  pg_catalog.pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, '') || nullif(a.attgenerated::text, '')\n"
+                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::text[]) AS t(i, s, r, col, ty)\n"
+                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
+                "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
+                "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum",
+                pi, ps, pr, pc, pt);
+}
+
+/* Adds the functions branch. The signature is handed to to_regprocedure with the name quoted,
+ * so PostgreSQL resolves the argument types (int = int4 = integer) but never folds the name. */
+static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
+  int pi, pg, pt, pset;
+  pf_buf_t *ai = NULL, *ag = NULL, *at = NULL, *aset = NULL;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_FUNCTION) continue;
+    if (ai == NULL) {
+      ai = pf__qb_array(qb, &pi);
+      ag = pf__qb_array(qb, &pg);
+      at = pf__qb_array(qb, &pt);
+      aset = pf__qb_array(qb, &pset);
+    }
+    pf__array_int(ai, i);
+    char *sig = pf__regproc_text(it->schema, it->name, it->args);
+    pf_catalog_array_add(ag, sig);
+    free(sig);
+    bool setof = false;
+    const char *rt = it->returns && !pf__returns_is_table(it->returns) ? pf__returns_type(it->returns, &setof) : NULL;
+    pf_catalog_array_add(at, rt);
+    pf_catalog_array_add(aset, setof ? "t" : "f");
+  }
+  if (ai == NULL) return;
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT t.i, p.oid IS NOT NULL, pg_catalog.pg_get_function_result(p.oid),\n"
+                "  CASE WHEN t.rt IS NULL THEN NULL ELSE (p.proretset = t.rs AND p.prorettype IS NOT DISTINCT FROM pg_catalog.to_regtype(t.rt))::text END,\n"
+                "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
+                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::bool[]) AS t(i, sig, rt, rs)\n"
+                "LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure(t.sig)",
+                pi, pg, pt, pset);
+}
+
+static const char *pf__relkind_name(const char *k) {
+  switch (k ? k[0] : 0) {
+    case 'r': return "table";
+    case 'p': return "partitioned table";
+    case 'v': return "view";
+    case 'm': return "materialized view";
+    case 'i': return "index";
+    case 'I': return "partitioned index";
+    case 'S': return "sequence";
+    case 'f': return "foreign table";
+    case 'c': return "composite type";
+    default: return "relation";
+  }
+}
+
+/* Judges a relation: a table must be an ordinary or partitioned table (with RLS on when
+ * declared), a view a view (or a materialized view when declared so), a sequence a sequence. */
+static void pf__judge_relation(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *kind = pf__cell(r, row, 2);
+  const char *want;
+  bool ok;
+  switch (it->kind) {
+    case PF_KIND_VIEW:
+      want = it->materialized == 1 ? "materialized view" : "view";
+      ok = it->materialized == 1 ? kind[0] == 'm' : it->materialized == 0 ? kind[0] == 'v' : (kind[0] == 'v' || kind[0] == 'm');
+      break;
+    case PF_KIND_SEQUENCE:
+      want = "sequence";
+      ok = kind[0] == 'S';
+      break;
+    default:
+      want = "table";
+      ok = kind[0] == 'r' || kind[0] == 'p';
+  }
+  if (!ok) {
+    const char *found = pf__relkind_name(kind);
+    char *d = pf_xasprintf("exists as a %s, not a %s", found, want);
+    pf__set(st, PF_OBJ_MISMATCH, d, want, found);
+    free(d);
+    return;
+  }
+  if (it->kind == PF_KIND_TABLE && it->row_level_security == 1 && !pf__true(pf__cell(r, row, 3))) {
+    pf__set(st, PF_OBJ_MISMATCH, "row level security is disabled", "row_level_security: true", "row_level_security: false");
+    return;
+  }
+  pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+/* Judges a column: type (same OID and, when the manifest gives them, the same modifiers),
+ * nullability, default, identity/generated. The first difference is reported with both values. */
+static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *found_type = pf__cell(r, row, 2);
+  if (it->type) {
+    const char *same_oid = pf__cell(r, row, 4);
+    const char *canon = pf__cell(r, row, 5);
+    char want_mods[64], have_mods[64];
+    pf_catalog_type_mods(it->type, want_mods, sizeof(want_mods));
+    pf_catalog_type_mods(found_type, have_mods, sizeof(have_mods));
+    bool ok = pf__true(same_oid) && (want_mods[0] == '\0' || strcmp(want_mods, have_mods) == 0);
+    if (!ok) {
+      char *expected = canon && *canon ? pf_xasprintf("%s%s%s%s", canon, want_mods[0] ? "(" : "", want_mods, want_mods[0] ? ")" : "")
+                                       : pf_xstrdup(it->type);
+      char *d = canon && !*canon ? pf_xasprintf("type: \"%s\" is not a known type; found %s", it->type, found_type)
+                                 : pf_xasprintf("type: expected %s, found %s", expected, found_type);
+      pf__set(st, PF_OBJ_MISMATCH, d, expected, found_type);
+      free(d);
+      free(expected);
+      return;
+    }
+  }
+  if (it->nullable != PF_UNSET) {
+    bool notnull = pf__true(pf__cell(r, row, 3));
+    if ((it->nullable == 1) == notnull) {
+      const char *want = it->nullable ? "nullable: true" : "nullable: false";
+      const char *have = notnull ? "nullable: false" : "nullable: true";
+      char *d = pf_xasprintf("expected %s, found %s", want, have);
+      pf__set(st, PF_OBJ_MISMATCH, d, want, have);
+      free(d);
+      return;
+    }
+  }
+  if (it->default_expr) {
+    const char *have = pf__cell(r, row, 6);
+    if (have == NULL || strcmp(have, it->default_expr) != 0) {
+      char *d = pf_xasprintf("default: expected %s, found %s", it->default_expr, have ? have : "none");
+      pf__set(st, PF_OBJ_MISMATCH, d, it->default_expr, have ? have : "none");
+      free(d);
+      return;
+    }
+  }
+  const char *ig = pf__cell(r, row, 7);
+  if (it->identity) {
+    const char *want = strcmp(it->identity, "always") == 0 ? "a" : "d";
+    if (ig == NULL || strcmp(ig, want) != 0) {
+      char *d = pf_xasprintf("expected identity %s", it->identity);
+      pf__set(st, PF_OBJ_MISMATCH, d, it->identity, ig ? (ig[0] == 'a' ? "always" : ig[0] == 'd' ? "by default" : "generated") : "none");
+      free(d);
+      return;
+    }
+  }
+  if (it->generated && (ig == NULL || strcmp(ig, "s") != 0)) {
+    pf__set(st, PF_OBJ_MISMATCH, "expected a stored generated column", "generated: stored", "not generated");
+    return;
+  }
+  pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+/* Collapses white space and lowercases, to compare TABLE(...) result signatures as text. */
+static char *pf__normalise_sig(const char *s) {
+  pf_buf_t b = {0};
+  bool space = false;
+  for (; *s; s++) {
+    if (isspace((unsigned char)*s)) {
+      space = b.len > 0;
+      continue;
+    }
+    if (space && *s != ')' && *s != ',' && b.data[b.len - 1] != '(') pf_buf_putc(&b, ' ');
+    space = false;
+    pf_buf_putc(&b, (char)tolower((unsigned char)*s));
+  }
+  return pf_buf_steal(&b);
+}
+
+/* Judges a function: return type, procedure vs function, SECURITY DEFINER. */
+static void pf__judge_function(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *result = pf__cell(r, row, 2);
+  if (it->returns) {
+    bool ok;
+    if (pf__returns_is_table(it->returns)) {
+      char *a = pf__normalise_sig(it->returns), *b = pf__normalise_sig(result ? result : "");
+      ok = strcmp(a, b) == 0;
+      free(a);
+      free(b);
+    } else {
+      const char *match = pf__cell(r, row, 3);
+      ok = pf__true(match);
+    }
+    if (!ok) {
+      char *d = pf_xasprintf("returns: expected %s, found %s", it->returns, result ? result : "nothing");
+      pf__set(st, PF_OBJ_MISMATCH, d, it->returns, result);
+      free(d);
+      return;
+    }
+  }
+  const char *kind = pf__cell(r, row, 4);
+  if (it->procedure != PF_UNSET && (it->procedure == 1) != (kind[0] == 'p')) {
+    const char *want = it->procedure ? "procedure" : "function";
+    const char *have = kind[0] == 'p' ? "procedure" : kind[0] == 'a' ? "aggregate" : kind[0] == 'w' ? "window function" : "function";
+    char *d = pf_xasprintf("expected a %s, found a %s", want, have);
+    pf__set(st, PF_OBJ_MISMATCH, d, want, have);
+    free(d);
+    return;
+  }
+  if (it->security_definer != PF_UNSET && (it->security_definer == 1) != pf__true(pf__cell(r, row, 5))) {
+    const char *want = it->security_definer ? "security definer" : "security invoker";
+    const char *have = it->security_definer ? "security invoker" : "security definer";
+    char *d = pf_xasprintf("expected %s, found %s", want, have);
+    pf__set(st, PF_OBJ_MISMATCH, d, want, have);
+    free(d);
+    return;
+  }
+  pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+/* ---- kinds looked up by one or a few names ------------------------------------------------ */
+
+typedef const char *(*pf__field_fn)(const pf_item_t *it);
+static const char *pf__f_schema(const pf_item_t *it) { return it->schema; }
+static const char *pf__f_name(const pf_item_t *it) { return it->name; }
+static const char *pf__f_tschema(const pf_item_t *it) { return it->table_schema; }
+static const char *pf__f_table(const pf_item_t *it) { return it->table; }
+
+/* Collects the items of `kind` into parameter arrays: their indexes, then one text array per
+ * field. Writes "unnest($a::int[], $b::text[], ...)" into `unnest` and returns the item count
+ * (0: no branch is needed). */
+static size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, int nfields, const pf__field_fn *fields,
+                          pf_buf_t *unnest) {
+  pf_buf_t *arrays[8];
+  int nums[8];
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != kind) continue;
+    if (count++ == 0)
+      for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
+    pf__array_int(arrays[0], i);
+    for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](it));
+  }
+  if (count == 0) return 0;
+  pf_buf_printf(unnest, "unnest($%d::int[]", nums[0]);
+  for (int f = 1; f <= nfields; f++) pf_buf_printf(unnest, ", $%d::text[]", nums[f]);
+  pf_buf_putc(unnest, ')');
+  return count;
+}
+
+/* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
+static void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, int nfields, const pf__field_fn *fields,
+                              const char *cols, const char *alias, const char *joins) {
+  pf_buf_t unnest = {0};
+  if (pf__collect(qb, m, kind, nfields, fields, &unnest) > 0) {
+    pf__qb_branch(qb);
+    pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM %s AS t(%s)\n%s", cols, unnest.data, alias, joins);
+  }
+  pf_buf_free(&unnest);
+}
+
+static void pf__branch_extensions(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_name};
+  pf__simple_branch(qb, m, PF_KIND_EXTENSION, 1, f, "e.oid IS NOT NULL, e.extversion::text, NULL, NULL, NULL, NULL, NULL", "i, n",
+                    "LEFT JOIN pg_catalog.pg_extension e ON e.extname = t.n");
+}
+
+static void pf__branch_schemas(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_name};
+  pf__simple_branch(qb, m, PF_KIND_SCHEMA, 1, f, "ns.oid IS NOT NULL, NULL, NULL, NULL, NULL, NULL, NULL", "i, n",
+                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.n");
+}
+
+static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_name};
+  pf__simple_branch(qb, m, PF_KIND_ROLE, 1, f, "r.oid IS NOT NULL, r.rolcanlogin::text, NULL, NULL, NULL, NULL, NULL", "i, n",
+                    "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.n");
+}
+
+static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_tschema, pf__f_table};
+  pf__simple_branch(qb, m, PF_KIND_INDEX, 4, f,
+                    "ci.oid IS NOT NULL, tn.nspname::text, tc.relname::text, x.indisunique::text, x.indisvalid::text, NULL, NULL",
+                    "i, s, n, ts, tn",
+                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                    "LEFT JOIN pg_catalog.pg_class ci ON ci.relnamespace = ns.oid AND ci.relname = t.n AND ci.relkind IN ('i', 'I')\n"
+                    "LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = ci.oid\n"
+                    "LEFT JOIN pg_catalog.pg_class tc ON tc.oid = x.indrelid\n"
+                    "LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace");
+}
+
+/* The table join shared by the kinds that live on a table (constraints, triggers, policies). */
+#define PF__ON_TABLE                                                     \
+  "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.ts\n"         \
+  "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.tn\n"
+
+static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
+  /* A foreign key's target as "schema.table(col, col)", in key order. */
+  pf__simple_branch(qb, m, PF_KIND_CONSTRAINT, 3, f,
+                    "co.oid IS NOT NULL, co.contype::text, co.convalidated::text,\n"
+                    "  (SELECT rn.nspname || '.' || rc.relname || '(' || string_agg(ra.attname, ', ' ORDER BY k.o) || ')'\n"
+                    "   FROM unnest(co.confkey) WITH ORDINALITY AS k(a, o)\n"
+                    "   JOIN pg_catalog.pg_attribute ra ON ra.attrelid = co.confrelid AND ra.attnum = k.a\n"
+                    "   JOIN pg_catalog.pg_class rc ON rc.oid = co.confrelid\n"
+                    "   JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace\n"
+                    "   GROUP BY rn.nspname, rc.relname), NULL, NULL, NULL",
+                    "i, ts, tn, n", PF__ON_TABLE "LEFT JOIN pg_catalog.pg_constraint co ON co.conrelid = c.oid AND co.conname = t.n");
+}
+
+static void pf__branch_triggers(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
+  pf__simple_branch(qb, m, PF_KIND_TRIGGER, 3, f, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
+                    "i, ts, tn, n",
+                    PF__ON_TABLE "LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = t.n AND NOT tg.tgisinternal");
+}
+
+static void pf__branch_policies(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
+  pf__simple_branch(qb, m, PF_KIND_POLICY, 3, f, "po.oid IS NOT NULL, c.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
+                    "i, ts, tn, n", PF__ON_TABLE "LEFT JOIN pg_catalog.pg_policy po ON po.polrelid = c.oid AND po.polname = t.n");
+}
+
+/* Types, with the enum labels the manifest lists that the type lacks, in manifest order. The
+ * labels travel as (item index, label) pairs, so one query serves any number of enums. */
+static void pf__branch_types(pf__qb_t *qb, const pf_manifest_t *m) {
+  static const pf__field_fn f[] = {pf__f_schema, pf__f_name};
+  pf_buf_t unnest = {0};
+  if (pf__collect(qb, m, PF_KIND_TYPE, 2, f, &unnest) == 0) return;
+  int pli, plv;
+  pf_buf_t *li = pf__qb_array(qb, &pli), *lv = pf__qb_array(qb, &plv);
+  for (size_t i = 0; i < m->nitems; i++) {
+    if (m->items[i].kind != PF_KIND_TYPE) continue;
+    for (size_t k = 0; k < m->items[i].nvalues; k++) {
+      pf__array_int(li, i);
+      pf_catalog_array_add(lv, m->items[i].values[k]);
+    }
+  }
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT t.i, ty.oid IS NOT NULL, ty.typtype::text,\n"
+                "  (SELECT string_agg(l.v, ', ' ORDER BY l.o) FROM unnest($%d::int[], $%d::text[]) WITH ORDINALITY AS l(i, v, o)\n"
+                "   WHERE l.i = t.i AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_enum e WHERE e.enumtypid = ty.oid AND e.enumlabel = l.v)),\n"
+                "  NULL, NULL, NULL, NULL\n"
+                "FROM %s AS t(i, s, n)\n"
+                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                "LEFT JOIN pg_catalog.pg_type ty ON ty.typnamespace = ns.oid AND ty.typname = t.n",
+                pli, plv, unnest.data);
+  pf_buf_free(&unnest);
+}
+
+/* Splits a grant's `on:` ("table auth.users", "function auth.uid()", "schema auth") into its
+ * object type and the parts the query needs; the manifest parser has validated the form. */
+static void pf__grant_target(const pf_manifest_t *m, const pf_item_t *it, char **type, char **schema, char **name, char **sig) {
+  const char *sp = strchr(it->on, ' ');
+  *type = pf_xstrndup(it->on, sp ? (size_t)(sp - it->on) : strlen(it->on));
+  const char *obj = sp ? sp + 1 : "";
+  while (*obj == ' ') obj++;
+  *schema = *name = *sig = NULL;
+  if (strcmp(*type, "schema") == 0) {
+    *name = pf_xstrdup(obj);
+    return;
+  }
+  const char *paren = strcmp(*type, "function") == 0 ? strchr(obj, '(') : NULL;
+  size_t head = paren ? (size_t)(paren - obj) : strlen(obj);
+  const char *dot = memchr(obj, '.', head);
+  *schema = dot ? pf_xstrndup(obj, (size_t)(dot - obj)) : pf_xstrdup(m->default_schema);
+  *name = dot ? pf_xstrndup(dot + 1, head - (size_t)(dot + 1 - obj)) : pf_xstrndup(obj, head);
+  if (paren) {
+    const char *close = strrchr(paren, ')');
+    char *args = pf_xstrndup(paren + 1, close ? (size_t)(close - paren - 1) : strlen(paren + 1));
+    *sig = pf__regproc_text(*schema, *name, args);
+    free(args);
+  }
+}
+
+/* Grants: one row per (grant, privilege), resolved by OID so names are never folded, then
+ * aggregated per grant. has_*_privilege is only reached when both role and object exist (it
+ * raises an error otherwise); CASE evaluates lazily for non-constant input. */
+static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
+  pf_buf_t *a[7] = {NULL};
+  int n[7];
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_GRANT) continue;
+    if (a[0] == NULL)
+      for (int k = 0; k < 7; k++) a[k] = pf__qb_array(qb, &n[k]);
+    char *type, *schema, *name, *sig;
+    pf__grant_target(m, it, &type, &schema, &name, &sig);
+    for (size_t p = 0; p < it->nvalues; p++) {
+      pf__array_int(a[0], i);
+      pf_catalog_array_add(a[1], it->role);
+      pf_catalog_array_add(a[2], type);
+      pf_catalog_array_add(a[3], schema);
+      pf_catalog_array_add(a[4], name);
+      pf_catalog_array_add(a[5], sig);
+      pf_catalog_array_add(a[6], it->values[p]);
+    }
+    free(type), free(schema), free(name), free(sig);
+  }
+  if (a[0] == NULL) return;
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT g.i, bool_and(g.rok AND g.ook), string_agg(CASE WHEN NOT g.has THEN g.p END, ', ' ORDER BY g.o),\n"
+                "  bool_and(g.rok)::text, bool_and(g.ook)::text, NULL, NULL, NULL\n"
+                "FROM (SELECT t.i, t.p, t.o, r.oid IS NOT NULL AS rok, obj.oid IS NOT NULL AS ook,\n"
+                "        CASE WHEN r.oid IS NULL OR obj.oid IS NULL THEN NULL\n"
+                "             WHEN t.ty = 'table' THEN pg_catalog.has_table_privilege(r.oid, obj.oid, t.p)\n"
+                "             WHEN t.ty = 'sequence' THEN pg_catalog.has_sequence_privilege(r.oid, obj.oid, t.p)\n"
+                "             WHEN t.ty = 'function' THEN pg_catalog.has_function_privilege(r.oid, obj.oid, t.p)\n"
+                "             WHEN t.ty = 'schema' THEN pg_catalog.has_schema_privilege(r.oid, obj.oid, t.p) END AS has\n"
+                "      FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[])\n"
+                "           WITH ORDINALITY AS t(i, role, ty, s, n, sig, p, o)\n"
+                "      LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.role\n"
+                "      LEFT JOIN LATERAL (\n"
+                "        SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace\n"
+                "        WHERE t.ty IN ('table', 'sequence') AND ns.nspname = t.s AND c.relname = t.n\n"
+                "        UNION ALL SELECT p.oid FROM pg_catalog.pg_proc p WHERE t.ty = 'function' AND p.oid = pg_catalog.to_regprocedure(t.sig)\n"
+                "        UNION ALL SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE t.ty = 'schema' AND ns.nspname = t.n\n"
+                "      ) obj ON true) g\n"
+                "GROUP BY g.i",
+                n[0], n[1], n[2], n[3], n[4], n[5], n[6]);
+}
+
+int pf_catalog_version_cmp(const char *a, const char *b) {
+  while (*a || *b) {
+    while (*a && !isdigit((unsigned char)*a)) a++;
+    while (*b && !isdigit((unsigned char)*b)) b++;
+    unsigned long x = strtoul(a, (char **)&a, 10), y = strtoul(b, (char **)&b, 10);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/* Records a mismatch with a formatted detail. */
+static void pf__mismatch(pf_item_state_t *st, const char *expected, const char *found, const char *fmt, ...)
+    PF_PRINTF(4, 5);
+static void pf__mismatch(pf_item_state_t *st, const char *expected, const char *found, const char *fmt, ...) {
+  pf_buf_t d = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  pf_buf_vprintf(&d, fmt, ap);
+  va_end(ap);
+  pf__set(st, PF_OBJ_MISMATCH, d.data, expected, found);
+  pf_buf_free(&d);
+}
+
+static void pf__judge_extension(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *have = pf__cell(r, row, 2);
+  if (it->version && pf_catalog_version_cmp(have, it->version) < 0)
+    pf__mismatch(st, it->version, have, "version: expected at least %s, found %s", it->version, have);
+  else
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_present(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_role(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  if (it->login == 1 && !pf__true(pf__cell(r, row, 2)))
+    pf__mismatch(st, "login: true", "login: false", "role cannot log in");
+  else
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_type(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *typtype = pf__cell(r, row, 2);
+  const char *lacking = pf__cell(r, row, 3);
+  if (it->nvalues > 0 && typtype[0] != 'e')
+    pf__mismatch(st, "enum", "not an enum", "exists but is not an enum");
+  else if (lacking)
+    pf__mismatch(st, "enum labels present", lacking, "enum lacks the labels %s", lacking);
+  else
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_index(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *ts = pf__cell(r, row, 2), *tn = pf__cell(r, row, 3);
+  if (ts && tn && (strcmp(ts, it->table_schema) != 0 || strcmp(tn, it->table) != 0)) {
+    char *want = pf_xasprintf("%s.%s", it->table_schema, it->table), *have = pf_xasprintf("%s.%s", ts, tn);
+    pf__mismatch(st, want, have, "index is on %s, not on %s", have, want);
+    free(want), free(have);
+  } else if (it->unique == 1 && !pf__true(pf__cell(r, row, 4))) {
+    pf__mismatch(st, "unique", "not unique", "index is not unique");
+  } else if (!pf__true(pf__cell(r, row, 5))) {
+    /* A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: it exists, is
+     * maintained on writes, but is never used by queries. */
+    pf__mismatch(st, "valid", "INVALID", "index is INVALID (a failed CREATE INDEX CONCURRENTLY?); drop and recreate it");
+  } else {
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+  }
+}
+
+/* Removes white space, for comparing "auth.users(id, org)" with "auth.users(id,org)". */
+static char *pf__squeeze(const char *s) {
+  pf_buf_t b = {0};
+  for (; *s; s++)
+    if (!isspace((unsigned char)*s)) pf_buf_putc(&b, *s);
+  return pf_buf_steal(&b);
+}
+
+static void pf__judge_constraint(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  static const struct {
+    char code;
+    const char *name;
+  } types[] = {{'p', "primary_key"}, {'f', "foreign_key"}, {'u', "unique"}, {'c', "check"}, {'x', "exclusion"}, {'t', "trigger"}};
+  const char *code = pf__cell(r, row, 2);
+  const char *have = "other";
+  for (size_t k = 0; k < PF_ARRAY_SIZE(types); k++)
+    if (types[k].code == code[0]) have = types[k].name;
+  if (it->constraint_type && strcmp(it->constraint_type, have) != 0) {
+    pf__mismatch(st, it->constraint_type, have, "constraint type: expected %s, found %s", it->constraint_type, have);
+    return;
+  }
+  if (it->references) {
+    const char *refs = pf__cell(r, row, 4);
+    /* An unqualified target means the default schema, as everywhere in the manifest. */
+    const char *paren = strchr(it->references, '(');
+    const char *dot = strchr(it->references, '.');
+    char *want = dot && (!paren || dot < paren) ? pf__squeeze(it->references) : NULL;
+    if (want == NULL) {
+      char *q = pf_xasprintf("%s.%s", m->default_schema, it->references);
+      want = pf__squeeze(q);
+      free(q);
+    }
+    char *got = refs ? pf__squeeze(refs) : pf_xstrdup("");
+    bool same = paren ? strcmp(want, got) == 0 : strncmp(want, got, strlen(want)) == 0 && got[strlen(want)] == '(';
+    if (!same) pf__mismatch(st, it->references, refs ? refs : "nothing", "references: expected %s, found %s", it->references, refs ? refs : "nothing");
+    free(want), free(got);
+    if (!same) return;
+  }
+  if (!pf__true(pf__cell(r, row, 3))) {
+    pf__mismatch(st, "validated", "NOT VALID", "constraint is NOT VALID (existing rows were never checked)");
+    return;
+  }
+  pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_trigger(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  if (strcmp(pf__cell(r, row, 2), "D") == 0)
+    pf__mismatch(st, "enabled", "disabled", "trigger is disabled");
+  else
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_policy(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  if (!pf__true(pf__cell(r, row, 2)))
+    pf__mismatch(st, "row level security on", "row level security off",
+                 "policy exists but row level security is disabled on %s.%s, so it is not enforced", it->table_schema, it->table);
+  else
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+static void pf__judge_grant(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *lacking = pf__cell(r, row, 2);
+  if (lacking)
+    pf__mismatch(st, "granted", lacking, "role %s lacks %s on %s", it->role, lacking, it->on);
+  else
+    pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+/* Explains a grant whose role or object is missing (the row said present = false). */
+void pf__grant_missing_detail(const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  const char *rok = pf__cell(r, row, 3);
+  char *d = !pf__true(rok) ? pf_xasprintf("role %s does not exist", it->role) : pf_xasprintf("%s does not exist", it->on);
+  pf__set(st, PF_OBJ_MISSING, d, NULL, NULL);
+  free(d);
+}
+
+/* ---- migrations ------------------------------------------------------------------------ */
+
+/* Each tool's history table, and a SELECT over it returning (applied versions joined by
+ * commas, dirty) — "dirty" is the tool's own word for a migration that started and never
+ * finished: golang-migrate's dirty flag, Prisma's unfinished rows, Flyway's failed ones. */
+static const struct {
+  const char *tool;
+  const char *table;
+  const char *select;
+} pf__migration_tools[] = {
+    {"alembic", "alembic_version", "string_agg(version_num::text, ','), false"},
+    {"prisma", "_prisma_migrations",
+     "string_agg(migration_name, ',') FILTER (WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL),"
+     " coalesce(bool_or(finished_at IS NULL AND rolled_back_at IS NULL), false)"},
+    {"flyway", "flyway_schema_history", "string_agg(version, ',') FILTER (WHERE success), coalesce(bool_or(NOT success), false)"},
+    {"golang-migrate", "schema_migrations", "string_agg(version::text, ','), coalesce(bool_or(dirty), false)"},
+    {"dbmate", "schema_migrations", "string_agg(version::text, ','), false"},
+    {"rails", "schema_migrations", "string_agg(version::text, ','), false"},
+    {"knex", "knex_migrations", "string_agg(name, ','), false"},
+};
+
+/* Returns the index of the item's tool in pf__migration_tools (the parser allows no other). */
+static size_t pf__migration_tool(const pf_item_t *it) {
+  for (size_t k = 0; k < PF_ARRAY_SIZE(pf__migration_tools); k++)
+    if (strcmp(pf__migration_tools[k].tool, it->tool) == 0) return k;
+  return 0;
+}
+
+/* The schema of a migration's history table: the manifest's default schema unless given. */
+static const char *pf__migration_schema(const pf_manifest_t *m, const pf_item_t *it) {
+  return it->schema ? it->schema : m->default_schema;
+}
+
+/* In the main query, migrations only ask whether their history table exists; the table's
+ * contents are read by pf__verify_migrations in one more round trip, because a statement cannot
+ * name a table that may not exist. */
+static void pf__branch_migrations(pf__qb_t *qb, const pf_manifest_t *m) {
+  int pi, ps, pn;
+  pf_buf_t *ai = NULL, *as = NULL, *an = NULL;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_MIGRATION) continue;
+    if (ai == NULL) {
+      ai = pf__qb_array(qb, &pi);
+      as = pf__qb_array(qb, &ps);
+      an = pf__qb_array(qb, &pn);
+    }
+    pf__array_int(ai, i);
+    pf_catalog_array_add(as, pf__migration_schema(m, it));
+    pf_catalog_array_add(an, pf__migration_tools[pf__migration_tool(it)].table);
+  }
+  if (ai == NULL) return;
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT t.i, c.oid IS NOT NULL, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text\n"
+                "FROM unnest($%d::int[], $%d::text[], $%d::text[]) AS t(i, s, n)\n"
+                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n",
+                pi, ps, pn);
+}
+
+const char *pf__migration_table(const pf_item_t *it) { return pf__migration_tools[pf__migration_tool(it)].table; }
+
+/* Marks a migration whose table exists as present until its history has been read. */
+static void pf__judge_migration(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+  pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+/* Whether a comma-joined list of applied versions reaches `want`: it contains it, or (except for
+ * alembic, whose revisions are hashes without order) its highest version compares >= want. */
+static bool pf__migration_reached(const char *tool, const char *applied, const char *want, char *best, size_t bestlen) {
+  bool reached = false;
+  best[0] = '\0';
+  const char *p = applied;
+  while (p && *p) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    char v[256];
+    snprintf(v, sizeof(v), "%.*s", (int)n, p);
+    if (strcmp(v, want) == 0) reached = true;
+    if (!best[0] || pf_catalog_version_cmp(v, best) > 0) snprintf(best, bestlen, "%s", v);
+    p = comma ? comma + 1 : NULL;
+  }
+  if (!reached && best[0] && strcmp(tool, "alembic") != 0 && pf_catalog_version_cmp(best, want) >= 0) reached = true;
+  return reached;
+}
+
+int pf__verify_migrations(pf_db_t *db, const pf_manifest_t *m, pf_verify_t *v, int *round_trips) {
+  pf_buf_t sql = {0};
+  int n = 0;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_MIGRATION || v->items[i].state != PF_OBJ_PRESENT) continue;
+    size_t k = pf__migration_tool(it);
+    /* Identifiers cannot be parameters: both parts are quoted, and the table name is ours. */
+    pf_buf_printf(&sql, "%sSELECT %zu, %s FROM ", n++ ? "\nUNION ALL\n" : "", i, pf__migration_tools[k].select);
+    pf__quote_ident(&sql, pf__migration_schema(m, it));
+    pf_buf_putc(&sql, '.');
+    pf__quote_ident(&sql, pf__migration_tools[k].table);
+  }
+  if (n == 0) return 0;
+  int r = pf_db_query(db, sql.data, 0, NULL, 0);
+  (*round_trips)++;
+  pf_buf_free(&sql);
+  if (r != 0) return r;
+  PGresult *res = pf_db_result(db);
+  for (int row = 0; row < PQntuples(res); row++) {
+    size_t i = (size_t)strtoul(PQgetvalue(res, row, 0), NULL, 10);
+    if (i >= m->nitems) continue;
+    const pf_item_t *it = &m->items[i];
+    char best[256];
+    bool reached = pf__migration_reached(it->tool, pf__cell(res, row, 1), it->version, best, sizeof(best));
+    if (pf__true(pf__cell(res, row, 2)))
+      pf__mismatch(&v->items[i], "clean", "dirty", "%s history has a failed or unfinished migration (dirty)", it->tool);
+    else if (!reached)
+      pf__mismatch(&v->items[i], it->version, best[0] ? best : "none", "%s history is at %s, expected at least %s", it->tool,
+                   best[0] ? best : "no migration", it->version);
+  }
+  return 0;
+}
+
+const pf__kind_ops_t pf__kind_ops[PF_KIND__COUNT] = {
+    [PF_KIND_ROLE] = {pf__branch_roles, pf__judge_role},
+    [PF_KIND_EXTENSION] = {pf__branch_extensions, pf__judge_extension},
+    [PF_KIND_SCHEMA] = {pf__branch_schemas, pf__judge_present},
+    [PF_KIND_TYPE] = {pf__branch_types, pf__judge_type},
+    [PF_KIND_SEQUENCE] = {NULL, pf__judge_relation},
+    [PF_KIND_TABLE] = {pf__branch_relations, pf__judge_relation},
+    [PF_KIND_COLUMN] = {pf__branch_columns, pf__judge_column},
+    [PF_KIND_VIEW] = {NULL, pf__judge_relation},
+    [PF_KIND_FUNCTION] = {pf__branch_functions, pf__judge_function},
+    [PF_KIND_INDEX] = {pf__branch_indexes, pf__judge_index},
+    [PF_KIND_CONSTRAINT] = {pf__branch_constraints, pf__judge_constraint},
+    [PF_KIND_TRIGGER] = {pf__branch_triggers, pf__judge_trigger},
+    [PF_KIND_POLICY] = {pf__branch_policies, pf__judge_policy},
+    [PF_KIND_GRANT] = {pf__branch_grants, pf__judge_grant},
+    [PF_KIND_MIGRATION] = {pf__branch_migrations, pf__judge_migration},
+};
