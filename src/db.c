@@ -177,6 +177,9 @@ static void pf__db_keep_result(pf_db_t *db, PGresult *res) {
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     snprintf(db->error.message, sizeof(db->error.message), "%s",
              primary ? primary : PQresultErrorMessage(res));
+    /* Messages that quote SQL ("at or near ...") can span lines; logs are one line each. */
+    for (char *p = db->error.message; *p; p++)
+      if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
   }
 }
 
