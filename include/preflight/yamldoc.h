@@ -1,0 +1,69 @@
+/* A YAML stream loaded into a small tree of mappings, sequences and scalars, each with its
+ * 1-based line and column, so that the manifest validator can name the exact place of every
+ * problem.
+ *
+ * Only the subset of YAML a manifest needs is accepted: one document, scalar mapping keys, no
+ * anchors, aliases or explicit tags, no duplicate keys, at most PF_YDOC_MAX_DEPTH levels of
+ * nesting and at most PF_MANIFEST_MAX_BYTES of input. */
+#ifndef PREFLIGHT_YAMLDOC_H
+#define PREFLIGHT_YAMLDOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "preflight/util.h"
+
+#define PF_YDOC_MAX_DEPTH 64
+
+typedef enum { PF_YNODE_SCALAR = 0, PF_YNODE_SEQUENCE = 1, PF_YNODE_MAPPING = 2 } pf_ynode_kind_t;
+
+/* How a scalar was written: plain scalars are the only ones that can be null, booleans or
+ * numbers; quoted and block scalars are always strings. */
+typedef enum {
+  PF_YSTYLE_PLAIN = 0,
+  PF_YSTYLE_SINGLE_QUOTED,
+  PF_YSTYLE_DOUBLE_QUOTED,
+  PF_YSTYLE_LITERAL,   /* | */
+  PF_YSTYLE_FOLDED,    /* > */
+} pf_ystyle_t;
+
+typedef struct pf_ynode pf_ynode_t;
+
+typedef struct {
+  pf_ynode_t *key;      /* always a scalar */
+  pf_ynode_t *value;
+} pf_ypair_t;
+
+struct pf_ynode {
+  pf_ynode_kind_t kind;
+  int line, column;     /* 1-based start: the indicator of a block scalar, the quote, the "[" */
+  /* scalars: NUL-terminated text (never containing a NUL itself) */
+  pf_ystyle_t style;
+  char *text;
+  size_t len;
+  /* sequences: items[0..n); mappings: pairs[0..n) in document order */
+  size_t n;
+  size_t cap;
+  pf_ynode_t **items;
+  pf_ypair_t *pairs;
+};
+
+/* Parses text[0..len) into *root (NULL for a stream without a document or an empty document).
+ * Returns 0, or PF_ECONFIG with "path:line:column: message" in err. */
+int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **root, char *err,
+                  size_t errlen) PF_MUST_CHECK;
+
+/* Frees a node and everything under it; NULL is ignored. */
+void pf_ynode_free(pf_ynode_t *node);
+
+/* Returns true for a plain scalar that YAML reads as null: "", "~", "null", "Null", "NULL". */
+bool pf_ynode_is_null(const pf_ynode_t *node);
+
+/* Returns "a mapping", "a sequence", "a string" or "null", for "expected X, got Y" messages. */
+const char *pf_ynode_describe(const pf_ynode_t *node);
+
+/* Copies a scalar's text into buf for quoting in a message: at most ~40 bytes, control
+ * characters replaced by "?", "..." appended when cut. Returns buf. */
+const char *pf_ynode_excerpt(const pf_ynode_t *node, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,72 @@
+/* ${VAR} expansion: set, unset, empty, defaults, $$, and the malformed forms. */
+#include <stdlib.h>
+
+#include "pf_test.h"
+#include "preflight/error.h"
+#include "preflight/expand.h"
+
+static char expanded[512];
+
+/* Expands s and returns the result (in a static buffer), or "ERROR: <message>". */
+static const char *ex(const char *s) {
+  char *out = NULL, err[256];
+  if (pf_expand_env(s, &out, err, sizeof(err)) != 0) {
+    CHECK(out == NULL);
+    snprintf(expanded, sizeof(expanded), "ERROR: %s", err);
+    return expanded;
+  }
+  snprintf(expanded, sizeof(expanded), "%s", out);
+  free(out);
+  return expanded;
+}
+
+int main(void) {
+  setenv("PF_T_SET", "value", 1);
+  setenv("PF_T_EMPTY", "", 1);
+  setenv("PF_T_DOLLAR", "p$ss${x}", 1);
+  unsetenv("PF_T_UNSET");
+
+  CHECK_STR(ex(""), "");
+  CHECK_STR(ex("plain text"), "plain text");
+  CHECK_STR(ex("${PF_T_SET}"), "value");
+  CHECK_STR(ex("a${PF_T_SET}b${PF_T_SET}c"), "avaluebvaluec");
+  CHECK_STR(ex("${PF_T_UNSET}"), "");
+  CHECK_STR(ex("${PF_T_UNSET:-dflt}"), "dflt");
+  CHECK_STR(ex("${PF_T_EMPTY:-dflt}"), "dflt");
+  CHECK_STR(ex("${PF_T_EMPTY-dflt}"), "");
+  CHECK_STR(ex("${PF_T_UNSET-dflt}"), "dflt");
+  CHECK_STR(ex("${PF_T_SET:-dflt}"), "value");
+  CHECK_STR(ex("${PF_T_UNSET:-}"), "");
+  CHECK_STR(ex("${PF_T_UNSET:-postgres://u@h:5432/db?x=1}"), "postgres://u@h:5432/db?x=1");
+  CHECK_STR(ex("${PF_T_UNSET:-${PF_T_SET}}"), "value");
+  CHECK_STR(ex("${PF_T_UNSET:-${PF_T_UNSET:-deep}}x"), "deepx");
+  CHECK_STR(ex("${PF_T_SET:-${PF_T_UNSET:-deep}}"), "value");
+  /* The value of a variable is not expanded again. */
+  CHECK_STR(ex("${PF_T_DOLLAR}"), "p$ss${x}");
+  CHECK_STR(ex("$$"), "$");
+  CHECK_STR(ex("$${PF_T_SET}"), "${PF_T_SET}");
+  CHECK_STR(ex("a$b"), "a$b");
+  CHECK_STR(ex("trailing$"), "trailing$");
+  CHECK_STR(ex("$PF_T_SET"), "$PF_T_SET");
+  CHECK_STR(ex("${_under_1}"), "");
+  CHECK_STR(ex("${PF_T_UNSET:-a$$b}"), "a$b");
+
+  CHECK(strstr(ex("${PF_T_SET"), "unterminated") != NULL);
+  CHECK(strstr(ex("abc${"), "unterminated \"${\" at character 4") != NULL);
+  CHECK(strstr(ex("${PF_T_UNSET:-abc"), "unterminated") != NULL);
+  CHECK(strstr(ex("${PF_T_UNSET:-${X}"), "unterminated") != NULL);
+  CHECK(strstr(ex("${}"), "empty variable name") != NULL);
+  CHECK(strstr(ex("${1ABC}"), "invalid variable name") != NULL);
+  CHECK(strstr(ex("${A B}"), "invalid variable reference") != NULL);
+  CHECK(strstr(ex("${A:?err}"), "invalid variable reference") != NULL);
+  CHECK(strstr(ex("${A:=x}"), "invalid variable reference") != NULL);
+  CHECK(strstr(ex("${-x}"), "invalid variable name") != NULL);
+  CHECK(strstr(ex("${A:-${B:-${C:-${D:-${E:-${F:-${G:-${H:-${I:-x}}}}}}}}}"), "nested too deeply") !=
+        NULL);
+  /* Messages never quote the input, which may hold a password. */
+  CHECK(strstr(ex("postgres://u:s3cret@h/${"), "s3cret") == NULL);
+  char *out = (char *)"untouched";
+  CHECK(pf_expand_env("${", &out, NULL, 0) == PF_ECONFIG);
+  CHECK(out == NULL);
+  PF_TEST_DONE();
+}
