@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds preflight and runs every test: unit tests and the end-to-end suite against a throwaway
+# PostgreSQL, once in a normal build (build/) and once with ASan+UBSan (build-asan/).
+#
+#   scripts/test.sh           install what is missing (Debian 12, as root), build, test both builds
+#   scripts/test.sh --quick   skip the sanitizer build
+#
+# Exits non-zero on any failure. JOBS (default 2) sets the build parallelism; BUILD_DIR and
+# ASAN_BUILD_DIR (default build, build-asan) the build folders, relative to the repository.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option $arg" >&2; exit 64 ;;
+  esac
+done
+JOBS=${JOBS:-2}
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages the build and the tests need. dpkg-query first, so a second run costs nothing and
+# needs no network; apt-get update only when something is missing.
+PACKAGES=(
+  build-essential cmake pkg-config
+  libpq-dev libyaml-dev libuv1-dev
+  postgresql-15 postgresql-client-15 pgbouncer
+  python3 python3-pytest
+  valgrind tini hyperfine procps util-linux
+)
+
+install_missing() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  say "installing: ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "test.sh: missing packages (${missing[*]}) and not root: install them first" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A PostgreSQL server that cannot start makes every end-to-end test fail the same way; say so once,
+# clearly, before building anything.
+check_postgres() {
+  say "checking that a throwaway PostgreSQL starts"
+  # shellcheck source=lib/pgtmp.sh
+  . "$ROOT/scripts/lib/pgtmp.sh"
+  PGTMP_NO_TRAP=1
+  trap pgtmp_stop EXIT
+  pgtmp_start
+  pgtmp_psql -d postgres -Atc 'SELECT version()'
+  pgtmp_stop
+  trap - EXIT
+}
+
+# Configures, builds and tests one build directory. The ctest summary line is printed as ctest
+# prints it ("100% tests passed, 0 tests failed out of N").
+build_and_test() {
+  local dir="$1"
+  shift
+  say "configure $dir $*"
+  # `set -e` does not apply inside a function called from `||`: every step checks itself.
+  cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null || return 1
+  say "build $dir"
+  cmake --build "$ROOT/$dir" -j "$JOBS" || return 1
+  say "test $dir"
+  (cd "$ROOT/$dir" && ctest --output-on-failure --timeout 1800) || return 1
+}
+
+install_missing
+check_postgres
+
+status=0
+build_and_test "${BUILD_DIR:-build}" -DPF_SANITIZE=OFF || status=1
+if [ "$QUICK" = 0 ]; then
+  # detect_leaks stays on: preflight's own paths that return (lint, check) must not leak.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  build_and_test "${ASAN_BUILD_DIR:-build-asan}" -DPF_SANITIZE=ON || status=1
+fi
+
+if [ "$status" = 0 ]; then
+  say "all tests passed"
+else
+  say "FAILED"
+fi
+exit "$status"
