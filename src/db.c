@@ -8,7 +8,9 @@
  * fallback), and libuv must never keep a closed descriptor registered with epoll. */
 #include "preflight/db.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,15 @@
 #include "preflight/log.h"
 #include "preflight/signals.h"
 
-typedef enum { PF__DB_IDLE, PF__DB_CONNECTING, PF__DB_QUERYING, PF__DB_SLEEPING } pf__db_state_t;
+typedef enum { PF__DB_IDLE, PF__DB_RESOLVING, PF__DB_CONNECTING, PF__DB_QUERYING, PF__DB_SLEEPING } pf__db_state_t;
+
+/* A name lookup in libuv's thread pool. It cannot be interrupted, so when we stop waiting for it
+ * (timeout, signal) it is marked abandoned and frees itself when it completes. */
+typedef struct {
+  uv_getaddrinfo_t req;
+  pf_db_t *db;
+  bool abandoned;
+} pf__db_lookup_t;
 
 struct pf_db {
   uv_loop_t *loop;
@@ -34,6 +44,9 @@ struct pf_db {
   void *cb_arg;
   PGresult *result;
   pf_db_error_t error;
+  char *conninfo;           /* the connect in progress: kept while its host name resolves */
+  char *host;               /* that host name */
+  pf__db_lookup_t *lookup;  /* the lookup in flight, or NULL */
 };
 
 static void pf__db_on_poll(uv_poll_t *h, int status, int events);
@@ -112,6 +125,10 @@ pf_db_t *pf_db_new(uv_loop_t *loop) {
 }
 
 void pf_db_disconnect(pf_db_t *db) {
+  if (db->lookup) {
+    db->lookup->abandoned = true;
+    db->lookup = NULL;
+  }
   pf__db_drop_poll(db);
   uv_timer_stop(&db->timer);
   if (db->result) PQclear(db->result);
@@ -125,6 +142,8 @@ void pf_db_disconnect(pf_db_t *db) {
 void pf_db_free(pf_db_t *db) {
   if (db == NULL) return;
   pf_db_disconnect(db);
+  free(db->conninfo);
+  free(db->host);
   uv_close((uv_handle_t *)&db->timer, NULL);
   /* Let the loop finish closing our handles so no callback can touch freed memory. */
   uv_run(db->loop, UV_RUN_NOWAIT);
@@ -252,6 +271,13 @@ static void pf__db_cancel(pf_db_t *db) {
 static void pf__db_on_timer(uv_timer_t *t) {
   pf_db_t *db = t->data;
   switch (db->state) {
+    case PF__DB_RESOLVING:
+      db->error.timed_out = true;
+      snprintf(db->error.message, sizeof(db->error.message), "could not translate host name \"%s\" to address: timed out",
+               db->host);
+      pf_db_disconnect(db);
+      pf__db_finish(db, PF_EDB);
+      break;
     case PF__DB_CONNECTING:
       db->error.timed_out = true;
       snprintf(db->error.message, sizeof(db->error.message), "connection attempt timed out");
@@ -284,24 +310,33 @@ static void pf__db_begin(pf_db_t *db, pf__db_state_t state, int64_t timeout_ms, 
   db->cb = cb;
   db->cb_arg = arg;
   db->flushing = false;
+  /* libuv caches "now" per loop iteration; after a blocking call (libpq's TLS handshake, say)
+   * it is stale, and a timer started from it would fire early. */
+  uv_update_time(db->loop);
   if (timeout_ms > 0) uv_timer_start(&db->timer, pf__db_on_timer, (uint64_t)timeout_ms, 0);
 }
 
-int pf_db_connect_start(pf_db_t *db, const char *conninfo, int64_t timeout_ms, pf_db_cb cb, void *arg) {
-  pf_db_disconnect(db);
-  const char *keys[] = {"dbname", "fallback_application_name", NULL};
-  const char *vals[] = {conninfo, "preflight", NULL};
+/* Starts libpq's connection; hostaddr (may be NULL) is the resolved address list of the one
+ * host, so libpq does not resolve it again (blocking) but still checks TLS against the name. */
+static void pf__db_libpq_start(pf_db_t *db, const char *hostaddr, const char *host_list) {
+  const char *keys[] = {"dbname", "fallback_application_name", "host", "hostaddr", NULL};
+  const char *vals[] = {db->conninfo, "preflight", host_list, hostaddr, NULL};
+  if (hostaddr == NULL) keys[2] = NULL;
   db->conn = PQconnectStartParams(keys, vals, 1);
-  if (db->conn == NULL) return PF_ENOMEM;
+  if (db->conn == NULL) {
+    snprintf(db->error.message, sizeof(db->error.message), "out of memory");
+    pf__db_finish(db, PF_EDB);
+    return;
+  }
   /* Verbose errors carry the SQLSTATE even for connection failures, where libpq offers no
    * PGresult to ask; pf_db_parse_error takes it back out of the text. */
   PQsetErrorVerbosity(db->conn, PQERRORS_VERBOSE);
   PQsetNoticeProcessor(db->conn, pf__db_notice, NULL);
-  pf__db_begin(db, PF__DB_CONNECTING, timeout_ms, cb, arg);
+  db->state = PF__DB_CONNECTING;
   if (PQstatus(db->conn) == CONNECTION_BAD) {
     pf__db_set_error(db, PQerrorMessage(db->conn));
     pf__db_finish(db, PF_EDB);
-    return 0;
+    return;
   }
   /* libpq: on the first call behave as if PQconnectPoll had returned PGRES_POLLING_WRITING. */
   int r = pf__db_watch(db, UV_WRITABLE);
@@ -309,6 +344,97 @@ int pf_db_connect_start(pf_db_t *db, const char *conninfo, int64_t timeout_ms, p
     snprintf(db->error.message, sizeof(db->error.message), "cannot watch the socket: %s", uv_strerror(r));
     pf__db_finish(db, PF_EDB);
   }
+}
+
+/* Receives a host name lookup from the thread pool and starts libpq with its addresses. */
+static void pf__db_on_lookup(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  pf__db_lookup_t *lk = req->data;
+  if (lk->abandoned) {
+    uv_freeaddrinfo(res);
+    free(lk);
+    return;
+  }
+  pf_db_t *db = lk->db;
+  db->lookup = NULL;
+  free(lk);
+  if (status < 0) {
+    snprintf(db->error.message, sizeof(db->error.message), "could not translate host name \"%s\" to address: %s", db->host,
+             uv_strerror(status));
+    pf__db_finish(db, PF_EDB);
+    return;
+  }
+  /* Every address, in resolver order, as libpq would try them: "host=db,db hostaddr=ip1,ip2". */
+  pf_buf_t addrs = {0}, hosts = {0};
+  int n = 0;
+  for (struct addrinfo *ai = res; ai && n < 8; ai = ai->ai_next) {
+    char ip[INET6_ADDRSTRLEN];
+    const void *a = ai->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                                               : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || !inet_ntop(ai->ai_family, a, ip, sizeof(ip))) continue;
+    if (addrs.data && strstr(addrs.data, ip)) continue;
+    pf_buf_printf(&addrs, "%s%s", n ? "," : "", ip);
+    pf_buf_printf(&hosts, "%s%s", n ? "," : "", db->host);
+    n++;
+  }
+  uv_freeaddrinfo(res);
+  if (n == 0) {
+    snprintf(db->error.message, sizeof(db->error.message), "could not translate host name \"%s\" to address: no address", db->host);
+    pf__db_finish(db, PF_EDB);
+  } else {
+    pf__db_libpq_start(db, addrs.data, hosts.data);
+  }
+  pf_buf_free(&addrs);
+  pf_buf_free(&hosts);
+}
+
+/* Returns the one host name libpq would resolve for conninfo (URL, key=value or the PG*
+ * environment), or NULL when there is nothing to resolve: a socket path, an IP address, a
+ * hostaddr already given, or several hosts (left to libpq). */
+static char *pf__db_host_to_resolve(const char *conninfo) {
+  PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL) : NULL;
+  const char *host = NULL, *hostaddr = NULL;
+  for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+    if (strcmp(o->keyword, "host") == 0 && o->val && *o->val) host = o->val;
+    if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val) hostaddr = o->val;
+  }
+  if (host == NULL) host = getenv("PGHOST");
+  if (hostaddr == NULL) hostaddr = getenv("PGHOSTADDR");
+  char *out = NULL;
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (host && *host && !(hostaddr && *hostaddr) && host[0] != '/' && host[0] != '@' && !strchr(host, ',') &&
+      inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+    out = pf_xstrdup(host);
+  if (opts) PQconninfoFree(opts);
+  return out;
+}
+
+int pf_db_connect_start(pf_db_t *db, const char *conninfo, int64_t timeout_ms, pf_db_cb cb, void *arg) {
+  pf_db_disconnect(db);
+  free(db->conninfo);
+  free(db->host);
+  db->conninfo = pf_xstrdup(conninfo);
+  db->host = pf__db_host_to_resolve(conninfo);
+  pf__db_begin(db, PF__DB_RESOLVING, timeout_ms, cb, arg);
+  if (db->host == NULL) {
+    pf__db_libpq_start(db, NULL, NULL);
+    return 0;
+  }
+  /* libpq resolves host names with a blocking getaddrinfo. A resolver that does not answer
+   * (no DNS server in the container yet) would freeze the loop for seconds, past the budget and
+   * deaf to SIGTERM, so we resolve in libuv's thread pool and hand libpq the addresses. */
+  pf__db_lookup_t *lk = pf_xcalloc(1, sizeof(*lk));
+  lk->db = db;
+  lk->req.data = lk;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  int r = uv_getaddrinfo(db->loop, &lk->req, pf__db_on_lookup, db->host, NULL, &hints);
+  if (r != 0) {
+    free(lk);
+    snprintf(db->error.message, sizeof(db->error.message), "could not translate host name \"%s\" to address: %s", db->host,
+             uv_strerror(r));
+    pf__db_finish(db, PF_EDB);
+    return 0;
+  }
+  db->lookup = lk;
   return 0;
 }
 
@@ -364,6 +490,7 @@ int pf_db_sleep(pf_db_t *db, int64_t ms) {
   db->state = PF__DB_SLEEPING;
   db->done = false;
   db->cb = NULL;
+  uv_update_time(db->loop);
   uv_timer_start(&db->timer, pf__db_on_timer, (uint64_t)(ms > 0 ? ms : 0), 0);
   return pf__db_run(db);
 }

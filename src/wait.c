@@ -2,18 +2,33 @@
  * is not enough (the server may be starting up, in recovery, or refusing our role). */
 #include "preflight/wait.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "preflight/backoff.h"
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/log.h"
+#include "preflight/signals.h"
+
+/* Fails when libpq would have no user name to log in with: none in the connection string, no
+ * PGUSER, and no passwd entry for our uid (a FROM scratch image has no /etc/passwd). libpq would
+ * fail every attempt with "could not look up local user ID", which no retry can fix. */
+static int pf__check_user(const char *user, char *err, size_t errlen) {
+  if ((user && *user) || (getenv("PGUSER") && *getenv("PGUSER"))) return 0;
+  if (getpwuid(geteuid()) != NULL) return 0;
+  return pf_seterr(err, errlen, PF_ECONFIG,
+                   "no database user: name one in the URL (postgresql://USER@host/db) or PGUSER; uid %ld has no "
+                   "entry in /etc/passwd for libpq to default to",
+                   (long)geteuid());
+}
 
 int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
   pf_log_secret(getenv("PGPASSWORD"));
-  if (conninfo == NULL) return 0;
+  if (conninfo == NULL) return pf__check_user(NULL, err, errlen);
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
   if (opts == NULL) {
@@ -22,10 +37,14 @@ int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
     /* The message may quote the bad string, which may hold a password: it is redacted on output. */
     return r;
   }
-  for (PQconninfoOption *o = opts; o->keyword; o++)
+  const char *user = NULL;
+  for (PQconninfoOption *o = opts; o->keyword; o++) {
     if (strcmp(o->keyword, "password") == 0 && o->val) pf_log_secret(o->val);
+    if (strcmp(o->keyword, "user") == 0 && o->val) user = o->val;
+  }
+  int r = pf__check_user(user, err, errlen);
   PQconninfoFree(opts);
-  return 0;
+  return r;
 }
 
 const char *pf_wait_describe(const char *conninfo, char *buf, size_t buflen) {
@@ -72,6 +91,7 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
   char cause[1200] = "";
 
   for (;;) {
+    if (pf_signals_caught()) return PF_ESIGNAL;
     st->attempts++;
     int64_t elapsed = (int64_t)(pf_now_ms() - start);
     int64_t remaining = o->timeout_ms ? o->timeout_ms - elapsed : INT64_MAX;

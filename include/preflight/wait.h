@@ -20,8 +20,9 @@ typedef struct {
   int64_t elapsed_ms;
 } pf_wait_stats_t;
 
-/* Validates conninfo offline (syntax and keywords) and registers its password, and PGPASSWORD,
- * as log secrets. Returns 0 or PF_ECONFIG. */
+/* Validates conninfo offline (syntax, keywords, and that some user name is known: the URL,
+ * PGUSER or a passwd entry) and registers its password, and PGPASSWORD, as log secrets.
+ * Returns 0 or PF_ECONFIG. */
 int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) PF_MUST_CHECK;
 
 /* Writes "host:port/dbname" for messages (no user, no password) into buf; returns buf. */
