@@ -4,16 +4,16 @@
 #include "preflight/signals.h"
 
 #include <signal.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 
 static const int pf__stop_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 #define PF__NSIG (sizeof(pf__stop_signals) / sizeof(pf__stop_signals[0]))
 
-/* Everything we or libuv touch: the stop signals, SIGCHLD (libuv, --init) and SIGPIPE. */
-static const int pf__saved_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE,
-                                        SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM};
-static struct sigaction pf__saved_actions[sizeof(pf__saved_signals) / sizeof(pf__saved_signals[0])];
-static sigset_t pf__saved_mask;
+/* The state preflight's parent handed us, recorded by pf_signals_save(). */
+static sigset_t pf__initial_ignored;
+static sigset_t pf__initial_mask;
 static bool pf__saved;
 
 static uv_signal_t pf__handles[PF__NSIG];
@@ -51,15 +51,40 @@ void pf_signals_close(void) {
 }
 
 void pf_signals_save(void) {
-  sigprocmask(SIG_SETMASK, NULL, &pf__saved_mask);
-  for (size_t i = 0; i < sizeof(pf__saved_signals) / sizeof(pf__saved_signals[0]); i++)
-    sigaction(pf__saved_signals[i], NULL, &pf__saved_actions[i]);
+  sigemptyset(&pf__initial_ignored);
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN)
+      sigaddset(&pf__initial_ignored, sig);
+  }
+  pthread_sigmask(SIG_SETMASK, NULL, &pf__initial_mask);
   pf__saved = true;
 }
 
+/* Why PID 1 must hand over a clean slate: dispositions set to SIG_IGN and the signal mask both
+ * survive execve(). preflight ignores SIGPIPE, SIGTTIN and SIGTTOU and blocks signals around
+ * fork; an application inheriting that would silently never see SIGPIPE, or never receive a
+ * blocked SIGTERM (and be SIGKILLed by `docker stop` after the grace period). Handlers installed
+ * by libuv are reset by execve() itself, but resetting them here closes the window between this
+ * call and execve() in which one could still run. Only async-signal-safe calls: the --init child
+ * runs this between fork and exec. */
 void pf_signals_restore(void) {
-  if (!pf__saved) return;
-  for (size_t i = 0; i < sizeof(pf__saved_signals) / sizeof(pf__saved_signals[0]); i++)
-    sigaction(pf__saved_signals[i], &pf__saved_actions[i], NULL);
-  sigprocmask(SIG_SETMASK, &pf__saved_mask, NULL);
+  struct sigaction dfl, ign;
+  memset(&dfl, 0, sizeof dfl);
+  sigemptyset(&dfl.sa_mask);
+  dfl.sa_handler = SIG_DFL;
+  ign = dfl;
+  ign.sa_handler = SIG_IGN;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    bool keep_ignored = pf__saved && sigismember(&pf__initial_ignored, sig) == 1;
+    /* Fails with EINVAL for the C library's reserved real-time signals; nothing to do there. */
+    (void)sigaction(sig, keep_ignored ? &ign : &dfl, NULL);
+  }
+  sigset_t mask;
+  if (pf__saved)
+    mask = pf__initial_mask;
+  else
+    sigemptyset(&mask);
+  (void)pthread_sigmask(SIG_SETMASK, &mask, NULL);
 }

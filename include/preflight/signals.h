@@ -15,12 +15,15 @@ int pf_signals_caught(void);
  * this, libuv has put the dispositions it changed back to SIG_DFL. */
 void pf_signals_close(void);
 
-/* Records the signal mask and the dispositions of every signal preflight or libuv may change, as
- * they were when the process started. Call first thing in main. */
+/* Records the signal mask preflight's parent gave it, and which signals it left ignored
+ * (SIG_IGN survives exec: `nohup` or a shell's `trap '' HUP` means it on purpose). Call first
+ * thing in main, before any handler is installed. */
 void pf_signals_save(void);
 
-/* Puts back what pf_signals_save recorded: the application must start with the mask and
- * dispositions its parent gave us (a SIG_IGN inherited from docker stays SIG_IGN), not ours. */
+/* Puts the signal state back to what a freshly exec'd program expects: every disposition to
+ * SIG_DFL, or SIG_IGN where pf_signals_save found it ignored, and the mask as the parent gave
+ * it (empty if pf_signals_save was not called). Exec mode calls it right before execvp; the
+ * --init child between fork and exec. Async-signal-safe. */
 void pf_signals_restore(void);
 
 #endif
