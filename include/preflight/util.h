@@ -41,7 +41,7 @@ void pf_buf_append(pf_buf_t *b, const char *s, size_t n);
 void pf_buf_puts(pf_buf_t *b, const char *s);
 void pf_buf_putc(pf_buf_t *b, char c);
 void pf_buf_printf(pf_buf_t *b, const char *fmt, ...) PF_PRINTF(2, 3);
-void pf_buf_vprintf(pf_buf_t *b, const char *fmt, va_list ap);
+void pf_buf_vprintf(pf_buf_t *b, const char *fmt, va_list ap) PF_PRINTF(2, 0);
 /* Appends s as a JSON string literal, quotes included. NULL appends `null`. */
 void pf_buf_json_string(pf_buf_t *b, const char *s);
 /* Returns the contents (never NULL) and leaves the buffer empty; the caller frees the result. */
