@@ -87,7 +87,7 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
                 "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
                 "  CASE WHEN t.ty IS NULL THEN NULL ELSE (pg_catalog.to_regtype(t.ty) IS NOT DISTINCT FROM a.atttypid)::text END,\n"
                 "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(pg_catalog.format_type(pg_catalog.to_regtype(t.ty), NULL), '') END,\n"
-                "  pg_catalog.pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, '') || nullif(a.attgenerated::text, '')\n"
+                "  pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
                 "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::text[]) AS t(i, s, r, col, ty)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
                 "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
@@ -98,26 +98,57 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
 
 /* Adds the functions branch. The signature is handed to to_regprocedure with the name quoted,
  * so PostgreSQL resolves the argument types (int = int4 = integer) but never folds the name. */
+/* Splits a signature's argument list at its top-level commas (a type may carry "(10,2)") and
+ * adds each trimmed argument type to the (item, type) pair arrays. */
+static void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args) {
+  const char *p = args ? args : "";
+  while (*p) {
+    int depth = 0;
+    const char *q = p;
+    for (; *q && !(*q == ',' && depth == 0); q++) {
+      if (*q == '(') depth++;
+      if (*q == ')') depth--;
+    }
+    const char *a = p, *b = q;
+    while (a < b && isspace((unsigned char)*a)) a++;
+    while (b > a && isspace((unsigned char)b[-1])) b--;
+    if (b > a) {
+      char *ty = pf_xstrndup(a, (size_t)(b - a));
+      pf__array_int(ai, item);
+      pf_catalog_array_add(at, ty);
+      free(ty);
+    }
+    p = *q ? q + 1 : q;
+  }
+}
+
+/* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
+ * types are resolved one by one with to_regtype, so PostgreSQL canonicalises them (int = int4 =
+ * integer) and a type that does not exist (yet: a fallback may create it) makes the function
+ * missing instead of failing the query, which to_regprocedure does before PostgreSQL 16. */
 static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
-  int pi, pg, pt, pset;
-  pf_buf_t *ai = NULL, *ag = NULL, *at = NULL, *aset = NULL;
+  int pi, ps, pn, pt, pset, pai, pat;
+  pf_buf_t *ai = NULL, *as = NULL, *an = NULL, *at = NULL, *aset = NULL, *aai = NULL, *aat = NULL;
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_FUNCTION) continue;
     if (ai == NULL) {
       ai = pf__qb_array(qb, &pi);
-      ag = pf__qb_array(qb, &pg);
+      as = pf__qb_array(qb, &ps);
+      an = pf__qb_array(qb, &pn);
       at = pf__qb_array(qb, &pt);
       aset = pf__qb_array(qb, &pset);
+      aai = pf__qb_array(qb, &pai);
+      aat = pf__qb_array(qb, &pat);
     }
     pf__array_int(ai, i);
-    char *sig = pf__regproc_text(it->schema, it->name, it->args);
-    pf_catalog_array_add(ag, sig);
-    free(sig);
+    pf_catalog_array_add(as, it->schema);
+    pf_catalog_array_add(an, it->name);
     bool setof = false;
     const char *rt = it->returns && !pf__returns_is_table(it->returns) ? pf__returns_type(it->returns, &setof) : NULL;
     pf_catalog_array_add(at, rt);
     pf_catalog_array_add(aset, setof ? "t" : "f");
+    pf__add_args(aai, aat, i, it->args);
   }
   if (ai == NULL) return;
   pf__qb_branch(qb);
@@ -125,9 +156,14 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
                 "SELECT t.i, p.oid IS NOT NULL, pg_catalog.pg_get_function_result(p.oid),\n"
                 "  CASE WHEN t.rt IS NULL THEN NULL ELSE (p.proretset = t.rs AND p.prorettype IS NOT DISTINCT FROM pg_catalog.to_regtype(t.rt))::text END,\n"
                 "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
-                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::bool[]) AS t(i, sig, rt, rs)\n"
-                "LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure(t.sig)",
-                pi, pg, pt, pset);
+                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::bool[]) AS t(i, s, n, rt, rs)\n"
+                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                "LEFT JOIN LATERAL (SELECT coalesce(array_agg(pg_catalog.to_regtype(a.ty)::oid ORDER BY a.o), '{}') AS types,\n"
+                "                          coalesce(bool_and(pg_catalog.to_regtype(a.ty) IS NOT NULL), true) AS ok\n"
+                "                   FROM unnest($%d::int[], $%d::text[]) WITH ORDINALITY AS a(i, ty, o) WHERE a.i = t.i) args ON true\n"
+                "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND args.ok\n"
+                "  AND p.proargtypes::text = pg_catalog.array_to_string(args.types, ' ')",
+                pi, ps, pn, pt, pset, pai, pat);
 }
 
 static const char *pf__relkind_name(const char *k) {
@@ -421,7 +457,8 @@ static void pf__branch_types(pf__qb_t *qb, const pf_manifest_t *m) {
                 "  NULL, NULL, NULL, NULL\n"
                 "FROM %s AS t(i, s, n)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN pg_catalog.pg_type ty ON ty.typnamespace = ns.oid AND ty.typname = t.n",
+                "LEFT JOIN pg_catalog.pg_type ty ON ty.typnamespace = ns.oid AND ty.typname = t.n\n"
+                "  AND ty.typcategory <> 'A' AND (ty.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid) = 'c')",
                 pli, plv, unnest.data);
   pf_buf_free(&unnest);
 }
