@@ -18,8 +18,11 @@
 #include "preflight/log.h"
 #include "preflight/manifest.h"
 #include "preflight/options.h"
+#include "preflight/probe.h"
 #include "preflight/report.h"
 #include "preflight/signals.h"
+#include "preflight/snapshot.h"
+#include "preflight/supervise.h"
 #include "preflight/wait.h"
 
 /* Everything one run accumulates, so that the report can be written whatever phase failed. */
@@ -193,6 +196,49 @@ static bool pf__cleanup(pf_run_t *run) {
   return closed;
 }
 
+/* --init: stay PID 1, run the command as a child, forward signals, reap zombies, optionally serve
+ * the health endpoint from the same loop; returns the exit status to leave with. */
+static int pf__supervise(pf_run_t *run) {
+  pf_signals_close();
+  uv_run(&run->loop, UV_RUN_NOWAIT);
+  pf_health_t *health = NULL;
+  pf_probe_t *probe = NULL;
+  if (run->opts.health_listen) {
+    probe = pf_probe_new(&run->loop, &run->manifest);
+    pf_health_opts_t ho = {.listen = run->opts.health_listen, .interval_ms = run->opts.health_interval_ms,
+                           .probe = pf_probe_run, .probe_ctx = probe};
+    int r = pf_health_start(&run->loop, &ho, &health, run->err, sizeof(run->err));
+    if (r != 0) {
+      pf_log_error("%s", run->err);
+      return pf_exit_status(r);
+    }
+  }
+  /* The start-up connection is not needed any more (the probe has its own). */
+  pf_db_free(run->db);
+  run->db = NULL;
+  pf_supervise_opts_t so = {.group = run->opts.init_group};
+  int status = 0;
+  int r = pf_supervise_run(&run->loop, run->opts.cmd, &so, &status, run->err, sizeof(run->err));
+  if (health) pf_health_stop(health);
+  if (r != 0) {
+    pf_log_error("%s", run->err);
+    return pf_exit_status(r);
+  }
+  pf_log_debug("%s exited with status %d", run->opts.cmd[0], status);
+  return status;
+}
+
+/* Prints a manifest of the live database on stdout. */
+static int pf__snapshot(pf_run_t *run) {
+  uint64_t t0 = pf_now_ms();
+  int r = pf_snapshot_write(run->db, (const char *const *)run->opts.schemas, run->opts.nschemas,
+                            (const char *const *)run->opts.tables, run->opts.ntables, run->manifest.default_schema, stdout,
+                            run->err, sizeof(run->err));
+  fflush(stdout);
+  if (r == 0) pf_log_debug("snapshot written in %llu ms", (unsigned long long)(pf_now_ms() - t0));
+  return r;
+}
+
 /* Turns an outcome into the exit status the contract gives it. */
 static int pf__exit_status(int r) {
   if (r == PF_ESIGNAL) return 128 + pf_signals_caught();
@@ -222,17 +268,33 @@ int main(int argc, char **argv) {
     goto out;
   }
 
-  r = pf__load(&run);
+  if (run.opts.command == PF_CMD_SNAPSHOT && run.opts.manifest_path == NULL &&
+      access(pf_options_manifest_path(&run.opts), F_OK) != 0) {
+    /* snapshot is how a first manifest gets written: it needs none, only a database. */
+    static const char empty[] = "version: 1\n";
+    r = pf_manifest_parse(empty, sizeof(empty) - 1, "(defaults)", ".", &run.manifest, run.err, sizeof(run.err));
+    if (r == 0) {
+      run.have_manifest = true;
+      pf_options_resolve(&run.opts, &run.manifest);
+      r = pf_wait_check_conninfo(run.manifest.database_url, run.err, sizeof(run.err));
+    }
+  } else {
+    r = pf__load(&run);
+  }
   if (r == 0 && run.opts.command == PF_CMD_LINT) {
     pf_log_info("%s: valid, %zu objects", run.manifest.path, run.manifest.nitems);
     status = 0;
     goto out;
   }
-  if (r == 0 && run.opts.command == PF_CMD_SNAPSHOT)
-    r = pf_seterr(run.err, sizeof(run.err), PF_EUSAGE, "snapshot is not implemented yet");
   if (r == 0 && run.opts.cmd) r = pf_exec_resolve(run.opts.cmd[0], run.err, sizeof(run.err));
   if (r == 0) r = pf__start_loop(&run);
   if (r == 0) r = pf__wait(&run);
+  if (run.opts.command == PF_CMD_SNAPSHOT) {
+    if (r == 0) r = pf__snapshot(&run);
+    if (r != 0) pf_log_error("%s", r == PF_ESIGNAL ? "stopped by a signal" : run.err);
+    status = r == PF_ESIGNAL ? 128 + pf_signals_caught() : pf_exit_status(r);
+    goto out;
+  }
   if (r == 0 && run.opts.command != PF_CMD_WAIT) r = pf__gate(&run);
 
   if (run.have_manifest && run.opts.command != PF_CMD_WAIT && (r == 0 || run.have_before || r == PF_EUNAVAIL ||
@@ -250,6 +312,14 @@ int main(int argc, char **argv) {
   if (run.opts.cmd == NULL) {
     status = 0;
     goto out;
+  }
+
+  if (run.opts.init) {
+    status = pf__supervise(&run);
+    fflush(stdout);
+    /* A health probe may still be running in the thread pool; nothing is left to clean up that
+     * the kernel does not reclaim, and waiting for it would delay the container's exit. */
+    _exit(status);
   }
 
   /* Hand-over: nothing of ours may survive into the application. */

@@ -3,7 +3,8 @@
  *
  *   snapshot_driver -d URL [--schema S]... [--table T]... [--default-schema S]
  *
- * Exits 0, 69 for a database error, 74 when stdout cannot be written, 64 for a usage error. */
+ * Exits 0, 69 for a database error, 74 when stdout cannot be written, 64 for a usage error, 128+N
+ * when stopped by signal N. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,14 @@ int main(int argc, char **argv) {
   int r = pf_db_connect(db, url, 10000);
   if (r != 0) snprintf(err, sizeof(err), "cannot connect: %s", pf_db_last_error(db)->message);
   if (r == 0) r = pf_snapshot_write(db, schemas, nschemas, tables, ntables, default_schema, stdout, err, sizeof(err));
-  if (r != 0) fprintf(stderr, "snapshot_driver: %s\n", err);
+  if (r == PF_ESIGNAL) fprintf(stderr, "snapshot_driver: stopped by signal %d\n", pf_signals_caught());
+  else if (r != 0) fprintf(stderr, "snapshot_driver: %s\n", err);
+  int status = r == 0 ? 0 : r == PF_ESIGNAL ? 128 + pf_signals_caught() : pf_exit_status(r);
   pf_db_free(db);
   pf_signals_close();
   uv_run(&loop, UV_RUN_NOWAIT);
   uv_loop_close(&loop);
   free(schemas);
   free(tables);
-  return r == 0 ? 0 : pf_exit_status(r);
+  return status;
 }

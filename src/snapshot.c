@@ -1,0 +1,801 @@
+/* preflight snapshot: the live catalog written out as a manifest.
+ *
+ * One query per kind, inside one REPEATABLE READ READ ONLY transaction, so that the kinds agree
+ * with each other and the cost does not grow with the number of objects. Every query applies the
+ * same three filters, passed as parameters: $1 the --schema names, $2 and $3 the --table schemas
+ * and names (NULL when not given). Rows come back ordered bytewise (COLLATE "C") by schema and
+ * name, and are written as they arrive; only a table's columns need grouping, and they arrive
+ * right behind their table.
+ *
+ * What is written is what verification (catalog_kinds.c) reads back, in the same canonical form,
+ * so that `check` against a fresh snapshot passes. Objects that exist but that verification
+ * would judge as not as declared (an INVALID index, a NOT VALID constraint, a disabled trigger, a
+ * policy on a table without row level security) are left out with a comment saying why, and so
+ * are objects the manifest cannot name. Objects that PostgreSQL creates and drops together with
+ * another one are left out too, so that dropping one object makes check name exactly that object:
+ * indexes that implement a constraint, the copies of indexes, constraints and triggers that
+ * partitions inherit, identity sequences, table row types, array and multirange types, range
+ * constructors, and everything that belongs to an extension. */
+#include "preflight/snapshot.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "preflight/catalog.h"
+#include "preflight/error.h"
+#include "preflight/log.h"
+#include "preflight/manifest.h"
+
+/* A schema that is not PostgreSQL's own: pg_catalog, pg_toast, pg_temp_N and pg_toast_temp_N all
+ * start with "pg_", a prefix CREATE SCHEMA refuses to users. */
+#define PF__USER_NS(n) "(" n ".nspname !~ '^pg_' AND " n ".nspname <> 'information_schema')"
+
+/* No dependency of the listed types from the object: 'e' member of an extension, 'i' internal
+ * part of another object, 'P'/'I' partition copy of a parent's object. */
+#define PF__NO_DEP(catalog, oid, types)                                                              \
+  "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog." catalog \
+  "'::pg_catalog.regclass AND dep.objid = " oid " AND dep.deptype IN (" types "))"
+
+/* The --schema filter for objects that live in a schema. */
+#define PF__IN_SCHEMAS(n) "($1::text[] IS NULL OR " n ".nspname::text = ANY($1::text[]))"
+
+/* The --schema and --table filters for objects that live on a table. */
+#define PF__ON_TABLES(n, c)                                                                          \
+  "(($1::text[] IS NULL AND $2::text[] IS NULL) OR " n ".nspname::text = ANY($1::text[]) OR EXISTS " \
+  "(SELECT 1 FROM unnest($2::text[], $3::text[]) AS f(s, t) WHERE f.s = " n ".nspname::text AND f.t = " c \
+  ".relname::text))"
+
+#define PF__C(x) x "::text COLLATE \"C\""
+
+/* Extensions that initdb created (plpgsql) have OIDs below FirstNormalObjectId. */
+static const char pf__q_extensions[] =
+    "SELECT e.extname::text, e.extversion::text\n"
+    "FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace\n"
+    "WHERE e.oid >= 16384 AND " PF__IN_SCHEMAS("n") "\n"
+    "ORDER BY " PF__C("e.extname");
+
+static const char pf__q_schemas[] =
+    "SELECT n.nspname::text FROM pg_catalog.pg_namespace n\n"
+    "WHERE " PF__USER_NS("n") " AND " PF__IN_SCHEMAS("n") " AND " PF__NO_DEP("pg_namespace", "n.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname");
+
+/* Enums (one row per label, in label order), domains, ranges, base types and standalone
+ * composite types. A table's row type and an array or multirange type depend internally on
+ * their table or element type; a standalone composite type does too, on its pg_class entry,
+ * so it is recognised by that entry's relkind instead. */
+static const char pf__q_types[] =
+    "SELECT n.nspname::text, t.typname::text, t.typtype::text, e.enumlabel::text\n"
+    "FROM pg_catalog.pg_type t\n"
+    "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace\n"
+    "LEFT JOIN pg_catalog.pg_class r ON r.oid = t.typrelid\n"
+    "LEFT JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid\n"
+    "WHERE " PF__USER_NS("n") " AND " PF__IN_SCHEMAS("n") "\n"
+    "  AND (t.typtype = 'c' AND r.relkind = 'c' AND " PF__NO_DEP("pg_class", "r.oid", "'e'") "\n"
+    "       OR t.typtype IN ('b', 'd', 'e', 'r') AND " PF__NO_DEP("pg_type", "t.oid", "'e', 'i'") ")\n"
+    "  AND " PF__NO_DEP("pg_type", "t.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("t.typname") ", e.enumsortorder";
+
+/* Identity sequences depend internally on their column and are left out; serial sequences
+ * (an auto dependency) are ordinary objects that defaults name. */
+static const char pf__q_sequences[] =
+    "SELECT n.nspname::text, c.relname::text\n"
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "WHERE c.relkind = 'S' AND " PF__USER_NS("n") " AND " PF__IN_SCHEMAS("n") "\n"
+    "  AND " PF__NO_DEP("pg_class", "c.oid", "'e', 'i'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname");
+
+/* Tables with their columns, one row per column (a table without columns has one row of NULLs).
+ * Foreign tables come too, only to be named in a comment. %s: the generated-column expression,
+ * which PostgreSQL 11 lacks. */
+static const char pf__q_tables[] =
+    "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity::text, a.attname::text,\n"
+    "  pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
+    "  CASE WHEN %s = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END, a.attidentity::text, %s\n"
+    "FROM pg_catalog.pg_class c\n"
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped\n"
+    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
+    "WHERE c.relkind IN ('r', 'p', 'f') AND " PF__USER_NS("n") " AND " PF__ON_TABLES("n", "c") "\n"
+    "  AND " PF__NO_DEP("pg_class", "c.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname") ", a.attnum";
+
+static const char pf__q_views[] =
+    "SELECT n.nspname::text, c.relname::text, c.relkind::text\n"
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "WHERE c.relkind IN ('v', 'm') AND " PF__USER_NS("n") " AND " PF__IN_SCHEMAS("n") "\n"
+    "  AND " PF__NO_DEP("pg_class", "c.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname");
+
+/* Argument types come from proargtypes (input arguments only, no names, no modes): the list
+ * to_regprocedure reads, where pg_get_function_identity_arguments would add names it cannot
+ * parse. %s: prokind, which PostgreSQL 11 introduced. */
+static const char pf__q_functions[] =
+    "SELECT n.nspname::text, p.proname::text, pg_catalog.oidvectortypes(p.proargtypes),\n"
+    "  pg_catalog.pg_get_function_result(p.oid), %s, p.prosecdef::text\n"
+    "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n"
+    "WHERE " PF__USER_NS("n") " AND " PF__IN_SCHEMAS("n") " AND " PF__NO_DEP("pg_proc", "p.oid", "'e', 'i'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("p.proname") ", " PF__C("pg_catalog.oidvectortypes(p.proargtypes)");
+
+/* Indexes of tables and materialized views; not those that implement a constraint (internal
+ * dependency on it) nor a partition's copy of its parent's index. */
+static const char pf__q_indexes[] =
+    "SELECT n.nspname::text, c.relname::text, i.relname::text, x.indisunique::text, x.indisvalid::text\n"
+    "FROM pg_catalog.pg_index x\n"
+    "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid\n"
+    "JOIN pg_catalog.pg_class c ON c.oid = x.indrelid\n"
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "WHERE c.relkind IN ('r', 'p', 'm') AND " PF__USER_NS("n") " AND " PF__ON_TABLES("n", "c") "\n"
+    "  AND " PF__NO_DEP("pg_class", "c.oid", "'e'") " AND " PF__NO_DEP("pg_class", "i.oid", "'e', 'i', 'P', 'I'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname") ", " PF__C("i.relname");
+
+/* Table constraints defined on the table itself (not inherited, not a partition's clone). The
+ * foreign key target is built exactly as verification builds it. %s: the clone condition. */
+static const char pf__q_constraints[] =
+    "SELECT n.nspname::text, c.relname::text, co.conname::text, co.contype::text, co.convalidated::text,\n"
+    "  (SELECT rn.nspname || '.' || rc.relname || '(' || string_agg(ra.attname, ', ' ORDER BY k.o) || ')'\n"
+    "   FROM unnest(co.confkey) WITH ORDINALITY AS k(a, o)\n"
+    "   JOIN pg_catalog.pg_attribute ra ON ra.attrelid = co.confrelid AND ra.attnum = k.a\n"
+    "   JOIN pg_catalog.pg_class rc ON rc.oid = co.confrelid\n"
+    "   JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace\n"
+    "   GROUP BY rn.nspname, rc.relname)\n"
+    "FROM pg_catalog.pg_constraint co\n"
+    "JOIN pg_catalog.pg_class c ON c.oid = co.conrelid\n"
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "WHERE co.contype IN ('p', 'f', 'u', 'c', 'x') AND co.conislocal%s\n"
+    "  AND c.relkind IN ('r', 'p') AND " PF__USER_NS("n") " AND " PF__ON_TABLES("n", "c") "\n"
+    "  AND " PF__NO_DEP("pg_class", "c.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname") ", " PF__C("co.conname");
+
+/* User triggers, including constraint triggers, on any relation. %s: the clone condition
+ * (PostgreSQL 13+; before it, partitions' copies were internal triggers). */
+static const char pf__q_triggers[] =
+    "SELECT n.nspname::text, c.relname::text, t.tgname::text, (t.tgenabled <> 'D')::text\n"
+    "FROM pg_catalog.pg_trigger t\n"
+    "JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid\n"
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "WHERE NOT t.tgisinternal%s AND " PF__USER_NS("n") " AND " PF__ON_TABLES("n", "c") "\n"
+    "  AND " PF__NO_DEP("pg_class", "c.oid", "'e'") " AND " PF__NO_DEP("pg_trigger", "t.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname") ", " PF__C("t.tgname");
+
+static const char pf__q_policies[] =
+    "SELECT n.nspname::text, c.relname::text, p.polname::text, c.relrowsecurity::text\n"
+    "FROM pg_catalog.pg_policy p\n"
+    "JOIN pg_catalog.pg_class c ON c.oid = p.polrelid\n"
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+    "WHERE " PF__USER_NS("n") " AND " PF__ON_TABLES("n", "c") " AND " PF__NO_DEP("pg_class", "c.oid", "'e'") "\n"
+    "ORDER BY " PF__C("n.nspname") ", " PF__C("c.relname") ", " PF__C("p.polname");
+
+/* ---- YAML scalars ------------------------------------------------------------------------- */
+
+bool pf_snapshot_yaml_plain(const char *s) {
+  /* Words YAML 1.1 (PyYAML, Ruby, Go's yaml.v2) or 1.2 reads as null or a boolean. */
+  static const char *const reserved[] = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  if (s == NULL || !(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return false;
+  for (const char *p = s; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    bool word = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (word || c == '(' || c == ')') continue;
+    /* One space between two non-spaces: a plain scalar keeps inner spaces but would lose
+     * trailing ones, and double spaces are easy to misread. */
+    if (c == ' ' && p[1] != '\0' && p[1] != ' ') continue;
+    return false;
+  }
+  for (size_t i = 0; i < PF_ARRAY_SIZE(reserved); i++)
+    if (strcasecmp(s, reserved[i]) == 0) return false;
+  return true;
+}
+
+/* Decodes one UTF-8 sequence at s into *cp; returns its length, or 0 if it is not valid
+ * (overlong, surrogate, beyond U+10FFFF, truncated). */
+static size_t pf__utf8(const unsigned char *s, uint32_t *cp) {
+  if (s[0] < 0x80) return *cp = s[0], 1;
+  size_t n = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0) return 0;
+  uint32_t v = s[0] & (0x7F >> n);
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (s[i] & 0x3F);
+  }
+  static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return n;
+}
+
+bool pf_snapshot_yaml_scalar(pf_buf_t *b, const char *s) {
+  if (pf_snapshot_yaml_plain(s)) {
+    pf_buf_puts(b, s);
+    return true;
+  }
+  bool exact = true;
+  pf_buf_putc(b, '"');
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    uint32_t cp;
+    size_t n = pf__utf8(p, &cp);
+    if (n == 0) {
+      pf_buf_printf(b, "\\x%02X", *p++);
+      exact = false;
+      continue;
+    }
+    if (cp == '"' || cp == '\\') {
+      pf_buf_putc(b, '\\');
+      pf_buf_putc(b, (char)cp);
+    } else if (cp == '\n') {
+      pf_buf_puts(b, "\\n");
+    } else if (cp == '\t') {
+      pf_buf_puts(b, "\\t");
+    } else if (cp == '\r') {
+      pf_buf_puts(b, "\\r");
+    } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+      /* Control characters, and U+0085 which YAML would read as a line break. */
+      pf_buf_printf(b, "\\x%02X", (unsigned)cp);
+    } else if (cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF) {
+      /* Line and paragraph separators would be folded; the others are not printable. */
+      pf_buf_printf(b, "\\u%04X", (unsigned)cp);
+    } else {
+      pf_buf_append(b, (const char *)p, n);
+    }
+    p += n;
+  }
+  pf_buf_putc(b, '"');
+  return exact;
+}
+
+bool pf_snapshot_type_ok(const char *t) {
+  bool had_list = false;
+  for (const char *p = t; *p; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch >= 0x80 ||
+        strchr("_ .\"[]", ch) != NULL)
+      continue;
+    if (ch != '(' || had_list) return false;
+    had_list = true;
+    for (p++;;) {
+      while (*p == ' ') p++;
+      if (*p < '0' || *p > '9') return false;
+      while (*p >= '0' && *p <= '9') p++;
+      while (*p == ' ') p++;
+      if (*p == ',') {
+        p++;
+        continue;
+      }
+      if (*p == ')') break;
+      return false;
+    }
+  }
+  return *t != '\0';
+}
+
+void pf_snapshot_split_table(const char *arg, const char *default_schema, char **schema, char **name) {
+  const char *dot = strchr(arg, '.');
+  if (dot == NULL || dot == arg || dot[1] == '\0') {
+    *schema = pf_xstrdup(default_schema);
+    *name = pf_xstrdup(arg);
+    return;
+  }
+  *schema = pf_xstrndup(arg, (size_t)(dot - arg));
+  *name = pf_xstrdup(dot + 1);
+}
+
+/* ---- the writer --------------------------------------------------------------------------- */
+
+typedef struct {
+  pf_db_t *db;
+  int server_version;     /* PQserverVersion: 150004 */
+  const char *params[3];  /* $1 schemas, $2 table schemas, $3 table names: array literals or NULL */
+  pf_buf_t body;          /* everything after the header */
+  pf_buf_t notes;         /* header lines about filters that matched nothing */
+  const char *list_key;   /* the kind key to write before the next item, once */
+  int nfields;            /* fields written in the current flow mapping */
+  bool lossy;             /* a name was not valid UTF-8 */
+  char *err;
+  size_t errlen;
+} pf__snap_t;
+
+/* Returns a result cell, or NULL for SQL NULL. */
+static const char *pf__val(PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static bool pf__is_true(const char *v) { return v && (strcmp(v, "t") == 0 || strcmp(v, "true") == 0); }
+
+/* Runs one catalog query with the first nparams filter parameters. Returns 0 with the result in
+ * *res (owned by the session, valid until the next query), or the failure with err set. */
+static int pf__snap_query(pf__snap_t *s, const char *what, const char *sql, int nparams, PGresult **res) {
+  int r = pf_db_query(s->db, sql, nparams, nparams > 0 ? s->params : NULL, 0);
+  if (r == PF_ESIGNAL) return r;
+  if (r != 0)
+    return pf_seterr(s->err, s->errlen, PF_EDB, "snapshot: reading the %s failed: %s", what, pf_db_last_error(s->db)->message);
+  *res = pf_db_result(s->db);
+  if (*res == NULL || PQresultStatus(*res) != PGRES_TUPLES_OK)
+    return pf_seterr(s->err, s->errlen, PF_EDB, "snapshot: reading the %s returned no rows", what);
+  return 0;
+}
+
+/* Writes the pending kind key ("tables:") before the first item or comment of its list. */
+static void pf__key(pf__snap_t *s) {
+  if (s->list_key == NULL) return;
+  pf_buf_printf(&s->body, "%s:\n", s->list_key);
+  s->list_key = NULL;
+}
+
+/* Appends text to a comment, with control characters (a newline would end the comment) shown
+ * as "?". */
+static void pf__comment_text(pf_buf_t *b, const char *text) {
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+    pf_buf_putc(b, *p < 0x20 || *p == 0x7F ? '?' : (char)*p);
+}
+
+/* Writes "<indent># <message>" as a line of the current list. */
+static void pf__comment(pf__snap_t *s, const char *indent, const char *fmt, ...) PF_PRINTF(3, 4);
+static void pf__comment(pf__snap_t *s, const char *indent, const char *fmt, ...) {
+  pf_buf_t msg = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  pf_buf_vprintf(&msg, fmt, ap);
+  va_end(ap);
+  pf__key(s);
+  pf_buf_printf(&s->body, "%s# ", indent);
+  pf__comment_text(&s->body, msg.data ? msg.data : "");
+  pf_buf_putc(&s->body, '\n');
+  pf_buf_free(&msg);
+}
+
+/* Starts a flow-mapping item: "<indent>- {". */
+static void pf__item(pf__snap_t *s, const char *indent) {
+  pf__key(s);
+  pf_buf_printf(&s->body, "%s- {", indent);
+  s->nfields = 0;
+}
+
+/* Adds "key: value" to the current item, the value quoted as needed. */
+static void pf__field(pf__snap_t *s, const char *key, const char *value) {
+  pf_buf_printf(&s->body, "%s%s: ", s->nfields++ ? ", " : "", key);
+  if (!pf_snapshot_yaml_scalar(&s->body, value)) s->lossy = true;
+}
+
+/* Adds "key: value" with a value that is already YAML (true, a sequence). */
+static void pf__field_raw(pf__snap_t *s, const char *key, const char *yaml) {
+  pf_buf_printf(&s->body, "%s%s: %s", s->nfields++ ? ", " : "", key, yaml);
+}
+
+static void pf__item_end(pf__snap_t *s) { pf_buf_puts(&s->body, "}\n"); }
+
+/* Writes "schema.table" as a `table:` value. The manifest splits it at the first dot, so this
+ * works for any table name but not for a schema whose name holds a dot: returns false then. */
+static bool pf__table_field(pf__snap_t *s, const char *schema, const char *table) {
+  if (strchr(schema, '.') != NULL) return false;
+  char *ref = pf_xasprintf("%s.%s", schema, table);
+  pf__field(s, "table", ref);
+  free(ref);
+  return true;
+}
+
+static const char pf__no_dotted_schema[] = "its table's schema name contains a dot, which `table:` cannot express";
+
+static int pf__snap_extensions(pf__snap_t *s) {
+  PGresult *r;
+  int rc = pf__snap_query(s, "extensions", pf__q_extensions, 1, &r);
+  if (rc != 0) return rc;
+  s->list_key = "extensions";
+  for (int i = 0; i < PQntuples(r); i++) {
+    pf__item(s, "  ");
+    pf__field(s, "name", pf__val(r, i, 0));
+    /* Verification reads the version as a minimum: the installed one is what the app has. */
+    if (pf__val(r, i, 1)) pf__field(s, "version", pf__val(r, i, 1));
+    pf__item_end(s);
+  }
+  return 0;
+}
+
+static int pf__snap_schemas(pf__snap_t *s, const char *const *schemas, int nschemas, bool *found) {
+  PGresult *r;
+  int rc = pf__snap_query(s, "schemas", pf__q_schemas, 1, &r);
+  if (rc != 0) return rc;
+  s->list_key = "schemas";
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *name = pf__val(r, i, 0);
+    for (int k = 0; k < nschemas; k++)
+      if (strcmp(schemas[k], name) == 0) found[k] = true;
+    pf__item(s, "  ");
+    pf__field(s, "name", name);
+    pf__item_end(s);
+  }
+  return 0;
+}
+
+static int pf__snap_types(pf__snap_t *s) {
+  PGresult *r;
+  int rc = pf__snap_query(s, "types", pf__q_types, 1, &r);
+  if (rc != 0) return rc;
+  s->list_key = "types";
+  int n = PQntuples(r);
+  for (int i = 0; i < n;) {
+    const char *schema = pf__val(r, i, 0), *name = pf__val(r, i, 1), *typtype = pf__val(r, i, 2);
+    pf__item(s, "  ");
+    pf__field(s, "name", name);
+    pf__field(s, "schema", schema);
+    int j = i;
+    if (typtype[0] == 'e') {
+      /* Every label, in the enum's order; an enum without labels gets an empty list. */
+      pf_buf_puts(&s->body, ", values: [");
+      s->nfields++;
+      for (; j < n && strcmp(pf__val(r, j, 0), schema) == 0 && strcmp(pf__val(r, j, 1), name) == 0; j++) {
+        const char *label = pf__val(r, j, 3);
+        if (label == NULL) continue;
+        if (j > i) pf_buf_puts(&s->body, ", ");
+        if (!pf_snapshot_yaml_scalar(&s->body, label)) s->lossy = true;
+      }
+      pf_buf_putc(&s->body, ']');
+    } else {
+      j++;
+    }
+    pf__item_end(s);
+    i = j;
+  }
+  return 0;
+}
+
+/* Writes the rows of a query returning (schema, name[, relkind]) as named items; views add
+ * `materialized: true` for materialized views. */
+static int pf__snap_relations(pf__snap_t *s, const char *what, const char *key, const char *sql, bool views) {
+  PGresult *r;
+  int rc = pf__snap_query(s, what, sql, 1, &r);
+  if (rc != 0) return rc;
+  s->list_key = key;
+  for (int i = 0; i < PQntuples(r); i++) {
+    pf__item(s, "  ");
+    pf__field(s, "name", pf__val(r, i, 1));
+    pf__field(s, "schema", pf__val(r, i, 0));
+    if (views && pf__val(r, i, 2)[0] == 'm') pf__field_raw(s, "materialized", "true");
+    pf__item_end(s);
+  }
+  return 0;
+}
+
+/* Writes one column row of the tables query as a flow mapping under its table. */
+static void pf__snap_column(pf__snap_t *s, PGresult *r, int i, const char *schema, const char *table) {
+  const char *name = pf__val(r, i, 4), *type = pf__val(r, i, 5), *notnull = pf__val(r, i, 6);
+  const char *dflt = pf__val(r, i, 7), *identity = pf__val(r, i, 8), *generated = pf__val(r, i, 9);
+  bool type_ok = pf_snapshot_type_ok(type);
+  if (!type_ok)
+    pf__comment(s, "      ", "column %s.%s.%s: its type %s cannot be written as a manifest type; written without one",
+                schema, table, name, type);
+  pf__item(s, "      ");
+  pf__field(s, "name", name);
+  if (type_ok) pf__field(s, "type", type);
+  if (pf__is_true(notnull)) pf__field_raw(s, "nullable", "false");
+  if (dflt) pf__field(s, "default", dflt);
+  if (identity && identity[0] == 'a') pf__field(s, "identity", "always");
+  if (identity && identity[0] == 'd') pf__field(s, "identity", "by default");
+  if (generated && generated[0] == 's') pf__field(s, "generated", "stored");
+  pf__item_end(s);
+}
+
+static int pf__snap_tables(pf__snap_t *s, char **tschemas, char **tnames, int ntables, bool *found) {
+  char *sql = s->server_version >= 120000 ? pf_xasprintf(pf__q_tables, "a.attgenerated::text", "a.attgenerated::text")
+                                          : pf_xasprintf(pf__q_tables, "''", "''");
+  PGresult *r;
+  int rc = pf__snap_query(s, "tables", sql, 3, &r);
+  free(sql);
+  if (rc != 0) return rc;
+  s->list_key = "tables";
+  int n = PQntuples(r);
+  for (int i = 0; i < n;) {
+    const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *relkind = pf__val(r, i, 2);
+    int j = i;
+    while (j < n && strcmp(pf__val(r, j, 0), schema) == 0 && strcmp(pf__val(r, j, 1), table) == 0) j++;
+    for (int k = 0; k < ntables; k++)
+      if (strcmp(tschemas[k], schema) == 0 && strcmp(tnames[k], table) == 0) found[k] = true;
+    if (relkind[0] == 'f') {
+      pf__comment(s, "  ", "foreign table %s.%s: not written (verification accepts only ordinary and partitioned tables)",
+                  schema, table);
+      i = j;
+      continue;
+    }
+    pf__key(s);
+    pf_buf_puts(&s->body, "  - name: ");
+    if (!pf_snapshot_yaml_scalar(&s->body, table)) s->lossy = true;
+    pf_buf_puts(&s->body, "\n    schema: ");
+    if (!pf_snapshot_yaml_scalar(&s->body, schema)) s->lossy = true;
+    pf_buf_putc(&s->body, '\n');
+    if (pf__is_true(pf__val(r, i, 3))) pf_buf_puts(&s->body, "    row_level_security: true\n");
+    if (pf__val(r, i, 4) != NULL) {
+      pf_buf_puts(&s->body, "    columns:\n");
+      for (int k = i; k < j; k++) pf__snap_column(s, r, k, schema, table);
+    }
+    i = j;
+  }
+  return 0;
+}
+
+static int pf__snap_functions(pf__snap_t *s) {
+  char *sql = pf_xasprintf(pf__q_functions, s->server_version >= 110000
+                                                ? "p.prokind::text"
+                                                : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END");
+  PGresult *r;
+  int rc = pf__snap_query(s, "functions", sql, 1, &r);
+  free(sql);
+  if (rc != 0) return rc;
+  s->list_key = "functions";
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *schema = pf__val(r, i, 0), *name = pf__val(r, i, 1), *args = pf__val(r, i, 2);
+    const char *result = pf__val(r, i, 3), *kind = pf__val(r, i, 4);
+    if (strchr(name, '(') != NULL) {
+      pf__comment(s, "  ", "function %s.%s(%s): its name contains \"(\", which `signature:` cannot express", schema, name, args);
+      continue;
+    }
+    char *sig = pf_xasprintf("%s(%s)", name, args);
+    pf__item(s, "  ");
+    pf__field(s, "signature", sig);
+    pf__field(s, "schema", schema);
+    if (result) pf__field(s, "returns", result);
+    if (kind[0] == 'p') pf__field(s, "kind", "procedure");
+    if (pf__is_true(pf__val(r, i, 5))) pf__field(s, "security", "definer");
+    pf__item_end(s);
+    free(sig);
+  }
+  return 0;
+}
+
+static int pf__snap_indexes(pf__snap_t *s) {
+  PGresult *r;
+  int rc = pf__snap_query(s, "indexes", pf__q_indexes, 3, &r);
+  if (rc != 0) return rc;
+  s->list_key = "indexes";
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
+    if (strchr(schema, '.') != NULL) {
+      pf__comment(s, "  ", "index %s.%s: %s", schema, name, pf__no_dotted_schema);
+      continue;
+    }
+    if (!pf__is_true(pf__val(r, i, 4))) {
+      pf__comment(s, "  ", "index %s.%s on %s.%s: INVALID (a failed CREATE INDEX CONCURRENTLY?); not written", schema, name,
+                  schema, table);
+      continue;
+    }
+    pf__item(s, "  ");
+    pf__field(s, "name", name);
+    /* Without `schema:`, a dot in the name would be read as schema.name. */
+    if (strchr(name, '.') != NULL) pf__field(s, "schema", schema);
+    pf__table_field(s, schema, table);
+    if (pf__is_true(pf__val(r, i, 3))) pf__field_raw(s, "unique", "true");
+    pf__item_end(s);
+  }
+  return 0;
+}
+
+static int pf__snap_constraints(pf__snap_t *s) {
+  static const struct {
+    char code;
+    const char *name;
+  } types[] = {{'p', "primary_key"}, {'f', "foreign_key"}, {'u', "unique"}, {'c', "check"}, {'x', "exclusion"}};
+  char *sql = pf_xasprintf(pf__q_constraints, s->server_version >= 110000 ? " AND co.conparentid = 0" : "");
+  PGresult *r;
+  int rc = pf__snap_query(s, "constraints", sql, 3, &r);
+  free(sql);
+  if (rc != 0) return rc;
+  s->list_key = "constraints";
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
+    const char *code = pf__val(r, i, 3), *refs = pf__val(r, i, 5);
+    if (strchr(schema, '.') != NULL) {
+      pf__comment(s, "  ", "constraint %s on %s.%s: %s", name, schema, table, pf__no_dotted_schema);
+      continue;
+    }
+    if (!pf__is_true(pf__val(r, i, 4))) {
+      pf__comment(s, "  ", "constraint %s on %s.%s: NOT VALID (existing rows were never checked); not written", name, schema,
+                  table);
+      continue;
+    }
+    const char *type = NULL;
+    for (size_t k = 0; k < PF_ARRAY_SIZE(types); k++)
+      if (types[k].code == code[0]) type = types[k].name;
+    pf__item(s, "  ");
+    pf__field(s, "name", name);
+    pf__table_field(s, schema, table);
+    if (type) pf__field(s, "type", type);
+    /* Verification reads a target with "(" before its first dot as unqualified; such a target
+     * (a schema name with "(") is left out rather than misread. */
+    if (refs) {
+      const char *dot = strchr(refs, '.'), *paren = strchr(refs, '(');
+      if (dot && paren && dot < paren) pf__field(s, "references", refs);
+    }
+    pf__item_end(s);
+  }
+  return 0;
+}
+
+/* Writes triggers or policies from rows of (schema, table, name, usable). An object that is not
+ * usable (a disabled trigger; a policy on a table without row level security) is one that
+ * verification would report, so it becomes a comment that says why_not. */
+static int pf__snap_on_table(pf__snap_t *s, const char *kind, const char *key, const char *sql, const char *why_not) {
+  PGresult *r;
+  int rc = pf__snap_query(s, key, sql, 3, &r);
+  if (rc != 0) return rc;
+  s->list_key = key;
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
+    if (strchr(schema, '.') != NULL || !pf__is_true(pf__val(r, i, 3))) {
+      pf__comment(s, "  ", "%s %s on %s.%s: %s", kind, name, schema, table,
+                  strchr(schema, '.') != NULL ? pf__no_dotted_schema : why_not);
+      continue;
+    }
+    pf__item(s, "  ");
+    pf__field(s, "name", name);
+    pf__table_field(s, schema, table);
+    pf__item_end(s);
+  }
+  return 0;
+}
+
+/* Writes the header: where and when the snapshot was taken, with which filters, and what a
+ * snapshot never contains. The date honours SOURCE_DATE_EPOCH, for reproducible output. */
+static void pf__snap_header(pf_buf_t *h, pf__snap_t *s, const char *const *schemas, int nschemas, const char *const *tables,
+                            int ntables, const char *search_path) {
+  time_t now = time(NULL);
+  const char *sde = getenv("SOURCE_DATE_EPOCH");
+  if (sde && *sde && strspn(sde, "0123456789") == strlen(sde)) now = (time_t)strtoll(sde, NULL, 10);
+  struct tm tm;
+  char date[32] = "?";
+  if (gmtime_r(&now, &tm)) strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+  const char *version = PQparameterStatus(pf_db_conn(s->db), "server_version");
+
+  pf_buf_t line = {0};
+  pf_buf_printf(&line, "Generated by preflight snapshot on %s from PostgreSQL %s.", date, version ? version : "(unknown)");
+  pf_buf_puts(h, "# ");
+  pf__comment_text(h, line.data);
+  pf_buf_free(&line);
+  pf_buf_puts(h, "\n# Filters:");
+  if (nschemas == 0 && ntables == 0) pf_buf_puts(h, " none (every user object)");
+  for (int i = 0; i < nschemas; i++) {
+    pf_buf_t q = {0};
+    pf_snapshot_yaml_scalar(&q, schemas[i]);
+    pf_buf_puts(h, " --schema ");
+    pf__comment_text(h, q.data);
+    pf_buf_free(&q);
+  }
+  for (int i = 0; i < ntables; i++) {
+    pf_buf_t q = {0};
+    pf_snapshot_yaml_scalar(&q, tables[i]);
+    pf_buf_puts(h, " --table ");
+    pf__comment_text(h, q.data);
+    pf_buf_free(&q);
+  }
+  pf_buf_puts(h, "\n");
+  if (s->notes.len) pf_buf_puts(h, s->notes.data);
+  pf_buf_puts(h, "# Column defaults and TABLE(...) results are written as this search_path shows them: ");
+  pf__comment_text(h, search_path ? search_path : "?");
+  pf_buf_puts(h,
+              "\n"
+              "# Not written: roles (they belong to the cluster, not to this database) and grants (they\n"
+              "# depend on the deployment): add them by hand if the application relies on them. Nor are\n"
+              "# objects that belong to extensions, indexes that implement a constraint, identity sequences,\n"
+              "# or the copies of indexes, constraints and triggers that partitions inherit.\n"
+              "version: 1\n");
+}
+
+int pf_snapshot_write(pf_db_t *db, const char *const *schemas, int nschemas, const char *const *tables, int ntables,
+                      const char *default_schema, FILE *out, char *err, size_t errlen) {
+  pf__snap_t s = {.db = db, .err = err, .errlen = errlen};
+  s.server_version = PQserverVersion(pf_db_conn(db));
+  if (default_schema == NULL) default_schema = "public";
+  if (nschemas < 0) nschemas = 0;
+  if (ntables < 0) ntables = 0;
+
+  /* The filters, as array literals for $1..$3. */
+  pf_buf_t arr[3] = {{0}};
+  char **tschemas = pf_xcalloc((size_t)ntables + 1, sizeof(char *));
+  char **tnames = pf_xcalloc((size_t)ntables + 1, sizeof(char *));
+  bool *schema_found = pf_xcalloc((size_t)nschemas + 1, sizeof(bool));
+  bool *table_found = pf_xcalloc((size_t)ntables + 1, sizeof(bool));
+  if (nschemas > 0) {
+    pf_buf_putc(&arr[0], '{');
+    for (int i = 0; i < nschemas; i++) pf_catalog_array_add(&arr[0], schemas[i]);
+    pf_buf_putc(&arr[0], '}');
+  }
+  if (ntables > 0) {
+    pf_buf_putc(&arr[1], '{');
+    pf_buf_putc(&arr[2], '{');
+    for (int i = 0; i < ntables; i++) {
+      pf_snapshot_split_table(tables[i], default_schema, &tschemas[i], &tnames[i]);
+      pf_catalog_array_add(&arr[1], tschemas[i]);
+      pf_catalog_array_add(&arr[2], tnames[i]);
+    }
+    pf_buf_putc(&arr[1], '}');
+    pf_buf_putc(&arr[2], '}');
+  }
+  for (int i = 0; i < 3; i++) s.params[i] = arr[i].data;
+  /* With only --table, the kinds that do not live on a table are not wanted at all. */
+  bool schema_kinds = !(nschemas == 0 && ntables > 0);
+
+  char *search_path = NULL;
+  bool in_txn = false;
+  int rc = pf_db_query(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_catalog.current_setting('search_path')",
+                       -1, NULL, 0);
+  if (rc == PF_EDB) rc = pf_seterr(err, errlen, PF_EDB, "snapshot: cannot start a read-only transaction: %s",
+                                   pf_db_last_error(db)->message);
+  if (rc == 0) {
+    in_txn = true;
+    PGresult *r = pf_db_result(db);
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) search_path = pf_xstrdup(PQgetvalue(r, 0, 0));
+  }
+  if (rc == 0 && schema_kinds) rc = pf__snap_extensions(&s);
+  if (rc == 0 && schema_kinds) rc = pf__snap_schemas(&s, schemas, nschemas, schema_found);
+  if (rc == 0 && schema_kinds) rc = pf__snap_types(&s);
+  if (rc == 0 && schema_kinds) rc = pf__snap_relations(&s, "sequences", "sequences", pf__q_sequences, false);
+  if (rc == 0) rc = pf__snap_tables(&s, tschemas, tnames, ntables, table_found);
+  if (rc == 0 && schema_kinds) rc = pf__snap_relations(&s, "views", "views", pf__q_views, true);
+  if (rc == 0 && schema_kinds) rc = pf__snap_functions(&s);
+  if (rc == 0) rc = pf__snap_indexes(&s);
+  if (rc == 0) rc = pf__snap_constraints(&s);
+  if (rc == 0) {
+    char *sql = pf_xasprintf(pf__q_triggers, s.server_version >= 130000 ? " AND t.tgparentid = 0" : "");
+    rc = pf__snap_on_table(&s, "trigger", "triggers", sql, "disabled; not written");
+    free(sql);
+  }
+  if (rc == 0)
+    rc = pf__snap_on_table(&s, "policy", "policies", pf__q_policies,
+                           "row level security is off on the table, so it is not enforced; not written");
+  if (in_txn && rc != PF_ESIGNAL && pf_db_connected(db)) {
+    /* Read only: COMMIT and ROLLBACK are the same, but a failed query needs the ROLLBACK. */
+    int r2 = pf_db_query(db, rc == 0 ? "COMMIT" : "ROLLBACK", -1, NULL, 0);
+    if (r2 == PF_ESIGNAL) rc = r2;
+    else if (r2 != 0 && rc == 0)
+      rc = pf_seterr(err, errlen, PF_EDB, "snapshot: cannot end the transaction: %s", pf_db_last_error(db)->message);
+  }
+
+  if (rc == 0) {
+    for (int i = 0; i < nschemas; i++) {
+      if (schema_found[i]) continue;
+      pf_buf_t q = {0};
+      pf_snapshot_yaml_scalar(&q, schemas[i]);
+      pf_buf_puts(&s.notes, "# --schema ");
+      pf__comment_text(&s.notes, q.data);
+      pf_buf_puts(&s.notes, ": no such schema (names are exact and case-sensitive)\n");
+      pf_log_warn("snapshot: --schema %s: no such schema", q.data);
+      pf_buf_free(&q);
+    }
+    for (int i = 0; i < ntables; i++) {
+      if (table_found[i]) continue;
+      pf_buf_t q = {0};
+      pf_snapshot_yaml_scalar(&q, tschemas[i]);
+      pf_buf_putc(&q, '.');
+      pf_snapshot_yaml_scalar(&q, tnames[i]);
+      pf_buf_puts(&s.notes, "# --table ");
+      pf__comment_text(&s.notes, q.data);
+      pf_buf_puts(&s.notes, ": no such table (names are exact and case-sensitive)\n");
+      pf_log_warn("snapshot: --table %s: no such table", q.data);
+      pf_buf_free(&q);
+    }
+    if (s.lossy) pf_log_warn("snapshot: some names are not valid UTF-8; they are written with \\x escapes and will not match");
+    pf_buf_t head = {0};
+    pf__snap_header(&head, &s, schemas, nschemas, tables, ntables, search_path);
+    if (head.len + s.body.len > PF_MANIFEST_MAX_BYTES)
+      pf_log_warn("snapshot: the output is %zu bytes, over the %u bytes a manifest may have: narrow it with "
+                  "--schema or --table", head.len + s.body.len, PF_MANIFEST_MAX_BYTES);
+    errno = 0;
+    bool ok = fwrite(head.data, 1, head.len, out) == head.len;
+    if (ok && s.body.len) ok = fwrite(s.body.data, 1, s.body.len, out) == s.body.len;
+    if (fflush(out) != 0) ok = false;
+    if (!ok) rc = pf_seterr(err, errlen, PF_EIO, "snapshot: cannot write the output: %s", errno ? strerror(errno) : "short write");
+    pf_buf_free(&head);
+  }
+
+  free(search_path);
+  pf_buf_free(&s.body);
+  pf_buf_free(&s.notes);
+  for (int i = 0; i < 3; i++) pf_buf_free(&arr[i]);
+  for (int i = 0; i < ntables; i++) free(tschemas[i]), free(tnames[i]);
+  free(tschemas);
+  free(tnames);
+  free(schema_found);
+  free(table_found);
+  return rc;
+}
