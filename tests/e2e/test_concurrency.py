@@ -1,0 +1,75 @@
+"""Twenty replicas start at once against a database that lacks a table: the advisory lock lets
+exactly one of them run the fallback, and all twenty start their app."""
+
+import subprocess
+import time
+
+import pytest
+
+from pgharness import spawn_preflight
+
+REPLICAS = 20
+
+
+def manifest_text():
+    return """
+version: 1
+tables:
+  - name: widgets
+    fallback: |
+      CREATE TABLE widgets (id int);
+      INSERT INTO fallback_runs DEFAULT VALUES;
+"""
+
+
+def run_replicas(url, manifest_path, tmp_path):
+    started = tmp_path / "started"
+    procs = []
+    for _ in range(REPLICAS):
+        procs.append(spawn_preflight(
+            ["run", "-f", manifest_path, "-d", url, "-t", "60s", "--",
+             "sh", "-c", f"echo started >> {started}"]))
+    results = []
+    deadline = time.monotonic() + 120
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                if q.poll() is None:
+                    q.kill()
+            out, err = p.communicate()
+        results.append((p.returncode, out.decode(), err.decode()))
+    return results, started
+
+
+def check_replicas(db, results, started):
+    failures = [r for r in results if r[0] != 0]
+    assert not failures, f"{len(failures)} replicas failed; first: exit {failures[0][0]}\n" \
+                         f"{failures[0][2]}"
+    assert db.scalar("SELECT count(*) FROM fallback_runs") == "1"
+    assert started.read_text().splitlines() == ["started"] * REPLICAS
+    assert db.exists("widgets")
+
+
+@pytest.mark.slow
+def test_twenty_replicas_direct(db, manifest, tmp_path):
+    db.sql("CREATE TABLE fallback_runs (id serial PRIMARY KEY, at timestamptz DEFAULT now())")
+    m = manifest(manifest_text())
+    results, started = run_replicas(db.url, m, tmp_path)
+    check_replicas(db, results, started)
+
+
+@pytest.mark.slow
+def test_twenty_replicas_through_pgbouncer_transaction_pooling(db, pgbouncer, manifest, tmp_path):
+    db.sql("CREATE TABLE fallback_runs (id serial PRIMARY KEY, at timestamptz DEFAULT now())")
+    m = manifest(manifest_text())
+    results, started = run_replicas(pgbouncer.url(db.name), m, tmp_path)
+    check_replicas(db, results, started)
+
+
+def test_check_through_pgbouncer(db, pgbouncer, preflight, manifest, tmp_path):
+    db.sql("CREATE TABLE widgets (id int)")
+    m = manifest("version: 1\ntables:\n  - name: widgets\n    columns: [{name: id, type: int}]\n")
+    r = preflight(["check", "-f", m, "-d", pgbouncer.url(db.name), "-t", "10s"])
+    assert r.code == 0, str(r)

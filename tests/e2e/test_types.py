@@ -1,0 +1,128 @@
+"""Column types are compared as PostgreSQL canonicalises them, and nullability is checked."""
+
+import uuid
+
+import pytest
+
+from e2e_util import find_item, load_report
+
+TYPED_TABLE = """
+CREATE TABLE typed (
+    i     integer,
+    b     bigint,
+    v255  varchar(255),
+    v100  varchar(100),
+    ts    timestamptz,
+    tsn   timestamp,
+    n     numeric(10,2),
+    arr   text[],
+    j     jsonb,
+    flag  boolean,
+    u     uuid,
+    nn    text NOT NULL,
+    maybe text
+);
+"""
+
+
+@pytest.fixture(scope="module")
+def typed_db(pg):
+    name = "t_types_" + uuid.uuid4().hex[:8]
+    pg.psql(f'CREATE DATABASE "{name}"')
+    pg.psql(TYPED_TABLE, name)
+    yield pg.url(name)
+    pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+def column_manifest(column: str, type_: str | None = None, nullable: bool | None = None) -> str:
+    lines = ["version: 1", "tables:", "  - name: typed", "    columns:", f"      - name: {column}"]
+    if type_ is not None:
+        lines.append(f'        type: "{type_}"')
+    if nullable is not None:
+        lines.append(f"        nullable: {'true' if nullable else 'false'}")
+    return "\n".join(lines) + "\n"
+
+
+def check(preflight, tmp_path, url, text):
+    m = tmp_path / "preflight.yaml"
+    m.write_text(text)
+    report = tmp_path / "report.json"
+    r = preflight(["check", "-f", m, "-d", url, "-t", "10s", "--report", report])
+    return r, report
+
+
+ACCEPTED = [
+    ("i", "int"), ("i", "int4"), ("i", "integer"), ("i", "INTEGER"),
+    ("b", "bigint"), ("b", "int8"),
+    ("v255", "varchar(255)"), ("v255", "character varying(255)"),
+    ("v255", "varchar"), ("v100", "varchar"), ("v255", "character varying"),
+    ("ts", "timestamptz"), ("ts", "timestamp with time zone"),
+    ("tsn", "timestamp"), ("tsn", "timestamp without time zone"),
+    ("n", "numeric(10,2)"), ("n", "numeric"), ("n", "decimal(10,2)"),
+    ("arr", "text[]"),
+    ("j", "jsonb"),
+    ("flag", "bool"), ("flag", "boolean"),
+    ("u", "uuid"),
+]
+
+REJECTED = [
+    ("i", "bigint"), ("i", "int8"), ("i", "text"), ("i", "smallint"),
+    ("b", "int"),
+    ("v100", "varchar(255)"), ("v255", "varchar(100)"), ("v255", "text"),
+    ("ts", "timestamp"), ("tsn", "timestamptz"),
+    ("n", "numeric(12,2)"),
+    ("j", "json"),
+    ("u", "text"),
+]
+
+
+@pytest.mark.parametrize("column,type_", ACCEPTED, ids=[f"{c}:{t}" for c, t in ACCEPTED])
+def test_type_accepted(typed_db, preflight, tmp_path, column, type_):
+    r, report = check(preflight, tmp_path, typed_db, column_manifest(column, type_))
+    assert r.code == 0, str(r)
+    assert find_item(load_report(report), "column", f"typed.{column}")["status"] == "present"
+
+
+@pytest.mark.parametrize("column,type_", REJECTED, ids=[f"{c}:{t}" for c, t in REJECTED])
+def test_type_rejected(typed_db, preflight, tmp_path, column, type_):
+    r, report = check(preflight, tmp_path, typed_db, column_manifest(column, type_))
+    assert r.code == 65, str(r)
+    item = find_item(load_report(report), "column", f"typed.{column}")
+    assert item["status"] == "missing", item
+
+
+def test_length_mismatch_reports_expected_and_found(typed_db, preflight, tmp_path):
+    r, report = check(preflight, tmp_path, typed_db, column_manifest("v100", "varchar(255)"))
+    assert r.code == 65, str(r)
+    item = find_item(load_report(report), "column", "public.typed.v100")
+    assert item["status"] == "missing"
+    detail = item.get("detail") or ""
+    assert "255" in detail and "100" in detail, f"detail should show expected and found: {item}"
+    # The log says it too (stderr), and stdout stays empty.
+    assert "255" in r.stderr and "100" in r.stderr, str(r)
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("column,nullable,code", [
+    ("nn", False, 0), ("nn", True, 65), ("maybe", True, 0), ("maybe", False, 65),
+])
+def test_nullable(typed_db, preflight, tmp_path, column, nullable, code):
+    r, report = check(preflight, tmp_path, typed_db, column_manifest(column, "text", nullable))
+    assert r.code == code, str(r)
+    item = find_item(load_report(report), "column", f"typed.{column}")
+    assert item["status"] == ("present" if code == 0 else "missing"), item
+    if code:
+        assert item.get("detail"), f"a nullability mismatch should say why: {item}"
+
+
+def test_column_without_type_accepts_any(typed_db, preflight, tmp_path):
+    r, _ = check(preflight, tmp_path, typed_db, column_manifest("j"))
+    assert r.code == 0, str(r)
+
+
+def test_missing_column_of_present_table(typed_db, preflight, tmp_path):
+    r, report = check(preflight, tmp_path, typed_db, column_manifest("nope", "text"))
+    assert r.code == 65, str(r)
+    rep = load_report(report)
+    assert find_item(rep, "column", "typed.nope")["status"] == "missing"
+    assert find_item(rep, "table", "typed")["status"] == "present"
