@@ -287,6 +287,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (r == 0 && run.opts.cmd) r = pf_exec_resolve(run.opts.cmd[0], run.err, sizeof(run.err));
+  if (r == 0) r = pf_wait_check_user(run.manifest.database_url, run.err, sizeof(run.err));
   if (r == 0) r = pf__start_loop(&run);
   if (r == 0) r = pf__wait(&run);
   if (run.opts.command == PF_CMD_SNAPSHOT) {

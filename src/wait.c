@@ -28,7 +28,7 @@ static int pf__check_user(const char *user, char *err, size_t errlen) {
 
 int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
   pf_log_secret(getenv("PGPASSWORD"));
-  if (conninfo == NULL) return pf__check_user(NULL, err, errlen);
+  if (conninfo == NULL) return 0;
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
   if (opts == NULL) {
@@ -37,13 +37,19 @@ int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
     /* The message may quote the bad string, which may hold a password: it is redacted on output. */
     return r;
   }
-  const char *user = NULL;
-  for (PQconninfoOption *o = opts; o->keyword; o++) {
+  for (PQconninfoOption *o = opts; o->keyword; o++)
     if (strcmp(o->keyword, "password") == 0 && o->val) pf_log_secret(o->val);
-    if (strcmp(o->keyword, "user") == 0 && o->val) user = o->val;
-  }
-  int r = pf__check_user(user, err, errlen);
   PQconninfoFree(opts);
+  return 0;
+}
+
+int pf_wait_check_user(const char *conninfo, char *err, size_t errlen) {
+  const char *user = NULL;
+  PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL) : NULL;
+  for (PQconninfoOption *o = opts; o && o->keyword; o++)
+    if (strcmp(o->keyword, "user") == 0 && o->val) user = o->val;
+  int r = pf__check_user(user, err, errlen);
+  if (opts) PQconninfoFree(opts);
   return r;
 }
 

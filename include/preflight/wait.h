@@ -20,10 +20,13 @@ typedef struct {
   int64_t elapsed_ms;
 } pf_wait_stats_t;
 
-/* Validates conninfo offline (syntax, keywords, and that some user name is known: the URL,
- * PGUSER or a passwd entry) and registers its password, and PGPASSWORD, as log secrets.
- * Returns 0 or PF_ECONFIG. */
+/* Validates conninfo offline (syntax and keywords) and registers its password, and PGPASSWORD,
+ * as log secrets. Returns 0 or PF_ECONFIG. */
 int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) PF_MUST_CHECK;
+
+/* Before connecting: fails with PF_ECONFIG when libpq would have no user name (none in conninfo,
+ * no PGUSER, no passwd entry for our uid, as in a FROM scratch image), which no retry can fix. */
+int pf_wait_check_user(const char *conninfo, char *err, size_t errlen) PF_MUST_CHECK;
 
 /* Writes "host:port/dbname" for messages (no user, no password) into buf; returns buf. */
 const char *pf_wait_describe(const char *conninfo, char *buf, size_t buflen);
