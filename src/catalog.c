@@ -112,8 +112,15 @@ static int pf__blame_item(pf_db_t *db, const pf_manifest_t *m, int orig, char *e
     if (it->kind == PF_KIND_COLUMN && it->type) {
       what = "type", sql = "SELECT pg_catalog.to_regtype($1)", value = pf_xstrdup(it->type);
     } else if (it->kind == PF_KIND_FUNCTION) {
-      what = "signature", sql = "SELECT pg_catalog.to_regprocedure($1)";
-      value = pf__regproc_text(it->schema, it->name, it->args);
+      /* The same argument split the functions branch uses, each argument through to_regtype. */
+      pf_buf_t ai = {0}, at = {0};
+      pf_buf_putc(&ai, '{');
+      pf_buf_putc(&at, '{');
+      pf__add_args(&ai, &at, i, it->args);
+      pf_buf_putc(&at, '}');
+      pf_buf_free(&ai);
+      what = "argument types", sql = "SELECT pg_catalog.to_regtype(a) FROM unnest($1::text[]) AS a";
+      value = pf_buf_steal(&at);
     } else {
       continue;
     }

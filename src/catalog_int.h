@@ -41,6 +41,10 @@ void pf__set(pf_item_state_t *st, pf_obj_state_t state, const char *detail, cons
 bool pf__true(const char *v);
 const char *pf__cell(PGresult *r, int row, int col);
 
+/* Splits a function's argument list at its top-level commas and appends (item, type) pairs to
+ * the two array literals ai and at. */
+void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args);
+
 /* Fills in why a grant is missing: its role or its object does not exist. */
 void pf__grant_missing_detail(const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st);
 

@@ -29,78 +29,95 @@ static bool pf__returns_is_table(const char *ret) {
   return strncasecmp(ret, "table", 5) == 0 && (ret[5] == '(' || isspace((unsigned char)ret[5]));
 }
 
-/* Whether a kind is a relation looked up in pg_class by schema and name. */
-static bool pf__is_relation(pf_kind_t k) { return k == PF_KIND_TABLE || k == PF_KIND_VIEW || k == PF_KIND_SEQUENCE; }
+/* ---- kinds looked up by one or a few names ------------------------------------------------ */
+
+typedef const char *(*pf__field_fn)(const pf_manifest_t *m, const pf_item_t *it);
+static const char *pf__f_schema(const pf_manifest_t *m, const pf_item_t *it) { return it->schema; }
+static const char *pf__f_name(const pf_manifest_t *m, const pf_item_t *it) { return it->name; }
+static const char *pf__f_tschema(const pf_manifest_t *m, const pf_item_t *it) { return it->table_schema; }
+static const char *pf__f_table(const pf_manifest_t *m, const pf_item_t *it) { return it->table; }
+static const char *pf__f_type(const pf_manifest_t *m, const pf_item_t *it) { return it->type; }
+
+/* A set of kinds, for branches that serve several (tables, views and sequences). */
+#define PF__KM(kind) (1u << (kind))
+
+/* Collects the items of the kinds in `kinds` into parameter arrays: their indexes, then one text array per
+ * field. Writes "unnest($a::int[], $b::text[], ...)" into `unnest` and returns the item count
+ * (0: no branch is needed). */
+static size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
+                          pf_buf_t *unnest) {
+  pf_buf_t *arrays[8];
+  int nums[8];
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (!(kinds & PF__KM(it->kind))) continue;
+    if (count++ == 0)
+      for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
+    pf__array_int(arrays[0], i);
+    for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](m, it));
+  }
+  if (count == 0) return 0;
+  pf_buf_printf(unnest, "unnest($%d::int[]", nums[0]);
+  for (int f = 1; f <= nfields; f++) pf_buf_printf(unnest, ", $%d::text[]", nums[f]);
+  pf_buf_putc(unnest, ')');
+  return count;
+}
+
+/* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
+static void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
+                              const char *cols, const char *alias, const char *joins) {
+  pf_buf_t unnest = {0};
+  if (pf__collect(qb, m, kinds, nfields, fields, &unnest) > 0) {
+    pf__qb_branch(qb);
+    pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM %s AS t(%s)\n%s", cols, unnest.data, alias, joins);
+  }
+  pf_buf_free(&unnest);
+}
+
+/* A function's `returns:` as the query compares it: the type without "setof", and whether
+ * "setof" was there; NULL for no `returns:` or a TABLE(...) one (compared as text). */
+static const char *pf__f_returns_type(const pf_manifest_t *m, const pf_item_t *it) {
+  bool setof;
+  return it->returns && !pf__returns_is_table(it->returns) ? pf__returns_type(it->returns, &setof) : NULL;
+}
+static const char *pf__f_returns_setof(const pf_manifest_t *m, const pf_item_t *it) {
+  bool setof = false;
+  if (it->returns && !pf__returns_is_table(it->returns)) pf__returns_type(it->returns, &setof);
+  return setof ? "t" : "f";
+}
 
 /* Adds the relations branch (tables, views, sequences): relkind and row-level security of
  * each named relation. One branch serves the three kinds; the judge tells them apart. */
 static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
-  int pi, ps, pn;
-  pf_buf_t *ai = NULL, *as = NULL, *an = NULL;
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (!pf__is_relation(it->kind)) continue;
-    if (ai == NULL) {
-      ai = pf__qb_array(qb, &pi);
-      as = pf__qb_array(qb, &ps);
-      an = pf__qb_array(qb, &pn);
-    }
-    pf__array_int(ai, i);
-    pf_catalog_array_add(as, it->schema);
-    pf_catalog_array_add(an, it->name);
-  }
-  if (ai == NULL) return;
-  pf__qb_branch(qb);
-  pf_buf_printf(&qb->sql,
-                "SELECT t.i, c.oid IS NOT NULL, c.relkind::text, c.relrowsecurity::text, NULL::text, NULL::text, NULL::text, NULL::text\n"
-                "FROM unnest($%d::int[], $%d::text[], $%d::text[]) AS t(i, s, n)\n"
-                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n",
-                pi, ps, pn);
+  static const pf__field_fn f[] = {pf__f_schema, pf__f_name};
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_TABLE) | PF__KM(PF_KIND_VIEW) | PF__KM(PF_KIND_SEQUENCE), 2, f,
+                    "c.oid IS NOT NULL, c.relkind::text, c.relrowsecurity::text, NULL, NULL, NULL, NULL", "i, s, n",
+                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                    "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n");
 }
 
 /* Adds the columns branch: type as format_type shows it, NOT NULL, whether the declared type
  * resolves to the same type OID, the declared type's canonical name, default, identity and
  * generated. Dropped columns (attisdropped) and system columns (attnum <= 0) never count. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  int pi, ps, pr, pc, pt;
-  pf_buf_t *ai = NULL, *as = NULL, *ar = NULL, *ac = NULL, *at = NULL;
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_COLUMN) continue;
-    if (ai == NULL) {
-      ai = pf__qb_array(qb, &pi);
-      as = pf__qb_array(qb, &ps);
-      ar = pf__qb_array(qb, &pr);
-      ac = pf__qb_array(qb, &pc);
-      at = pf__qb_array(qb, &pt);
-    }
-    pf__array_int(ai, i);
-    pf_catalog_array_add(as, it->table_schema);
-    pf_catalog_array_add(ar, it->table);
-    pf_catalog_array_add(ac, it->name);
-    pf_catalog_array_add(at, it->type);
-  }
-  if (ai == NULL) return;
-  pf__qb_branch(qb);
-  pf_buf_printf(&qb->sql,
-                "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
-                "  CASE WHEN t.ty IS NULL THEN NULL ELSE (pg_catalog.to_regtype(t.ty) IS NOT DISTINCT FROM a.atttypid)::text END,\n"
-                "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(pg_catalog.format_type(pg_catalog.to_regtype(t.ty), NULL), '') END,\n"
-                "  pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
-                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::text[]) AS t(i, s, r, col, ty)\n"
-                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
-                "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
-                "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum",
-                pi, ps, pr, pc, pt);
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_type};
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_COLUMN), 4, f,
+                    "a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
+                    "  CASE WHEN t.ty IS NULL THEN NULL ELSE (pg_catalog.to_regtype(t.ty) IS NOT DISTINCT FROM a.atttypid)::text END,\n"
+                    "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(pg_catalog.format_type(pg_catalog.to_regtype(t.ty), NULL), '') END,\n"
+                    "  pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))",
+                    "i, s, r, col, ty",
+                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                    "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
+                    "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
+                    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum");
 }
 
-/* Adds the functions branch. The signature is handed to to_regprocedure with the name quoted,
- * so PostgreSQL resolves the argument types (int = int4 = integer) but never folds the name. */
+
 /* Splits a signature's argument list at its top-level commas (a type may carry "(10,2)") and
  * adds each trimmed argument type to the (item, type) pair arrays. */
-static void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args) {
+void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args) {
   const char *p = args ? args : "";
   while (*p) {
     int depth = 0;
@@ -127,43 +144,27 @@ static void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *ar
  * integer) and a type that does not exist (yet: a fallback may create it) makes the function
  * missing instead of failing the query, which to_regprocedure does before PostgreSQL 16. */
 static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
-  int pi, ps, pn, pt, pset, pai, pat;
-  pf_buf_t *ai = NULL, *as = NULL, *an = NULL, *at = NULL, *aset = NULL, *aai = NULL, *aat = NULL;
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_FUNCTION) continue;
-    if (ai == NULL) {
-      ai = pf__qb_array(qb, &pi);
-      as = pf__qb_array(qb, &ps);
-      an = pf__qb_array(qb, &pn);
-      at = pf__qb_array(qb, &pt);
-      aset = pf__qb_array(qb, &pset);
-      aai = pf__qb_array(qb, &pai);
-      aat = pf__qb_array(qb, &pat);
-    }
-    pf__array_int(ai, i);
-    pf_catalog_array_add(as, it->schema);
-    pf_catalog_array_add(an, it->name);
-    bool setof = false;
-    const char *rt = it->returns && !pf__returns_is_table(it->returns) ? pf__returns_type(it->returns, &setof) : NULL;
-    pf_catalog_array_add(at, rt);
-    pf_catalog_array_add(aset, setof ? "t" : "f");
-    pf__add_args(aai, aat, i, it->args);
-  }
-  if (ai == NULL) return;
+  static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_returns_type, pf__f_returns_setof};
+  pf_buf_t unnest = {0};
+  if (pf__collect(qb, m, PF__KM(PF_KIND_FUNCTION), 4, f, &unnest) == 0) return;
+  int pai, pat;
+  pf_buf_t *aai = pf__qb_array(qb, &pai), *aat = pf__qb_array(qb, &pat);
+  for (size_t i = 0; i < m->nitems; i++)
+    if (m->items[i].kind == PF_KIND_FUNCTION) pf__add_args(aai, aat, i, m->items[i].args);
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql,
                 "SELECT t.i, p.oid IS NOT NULL, pg_catalog.pg_get_function_result(p.oid),\n"
-                "  CASE WHEN t.rt IS NULL THEN NULL ELSE (p.proretset = t.rs AND p.prorettype IS NOT DISTINCT FROM pg_catalog.to_regtype(t.rt))::text END,\n"
+                "  CASE WHEN t.rt IS NULL THEN NULL ELSE (p.proretset = t.rs::bool AND p.prorettype IS NOT DISTINCT FROM pg_catalog.to_regtype(t.rt))::text END,\n"
                 "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
-                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::bool[]) AS t(i, s, n, rt, rs)\n"
+                "FROM %s AS t(i, s, n, rt, rs)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
                 "LEFT JOIN LATERAL (SELECT coalesce(array_agg(pg_catalog.to_regtype(a.ty)::oid ORDER BY a.o), '{}') AS types,\n"
                 "                          coalesce(bool_and(pg_catalog.to_regtype(a.ty) IS NOT NULL), true) AS ok\n"
                 "                   FROM unnest($%d::int[], $%d::text[]) WITH ORDINALITY AS a(i, ty, o) WHERE a.i = t.i) args ON true\n"
                 "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND args.ok\n"
                 "  AND p.proargtypes::text = pg_catalog.array_to_string(args.types, ' ')",
-                pi, ps, pn, pt, pset, pai, pat);
+                unnest.data, pai, pat);
+  pf_buf_free(&unnest);
 }
 
 static const char *pf__relkind_name(const char *k) {
@@ -330,69 +331,27 @@ static void pf__judge_function(const pf_manifest_t *m, const pf_item_t *it, PGre
   pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
 }
 
-/* ---- kinds looked up by one or a few names ------------------------------------------------ */
-
-typedef const char *(*pf__field_fn)(const pf_item_t *it);
-static const char *pf__f_schema(const pf_item_t *it) { return it->schema; }
-static const char *pf__f_name(const pf_item_t *it) { return it->name; }
-static const char *pf__f_tschema(const pf_item_t *it) { return it->table_schema; }
-static const char *pf__f_table(const pf_item_t *it) { return it->table; }
-
-/* Collects the items of `kind` into parameter arrays: their indexes, then one text array per
- * field. Writes "unnest($a::int[], $b::text[], ...)" into `unnest` and returns the item count
- * (0: no branch is needed). */
-static size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, int nfields, const pf__field_fn *fields,
-                          pf_buf_t *unnest) {
-  pf_buf_t *arrays[8];
-  int nums[8];
-  size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (it->kind != kind) continue;
-    if (count++ == 0)
-      for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
-    pf__array_int(arrays[0], i);
-    for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](it));
-  }
-  if (count == 0) return 0;
-  pf_buf_printf(unnest, "unnest($%d::int[]", nums[0]);
-  for (int f = 1; f <= nfields; f++) pf_buf_printf(unnest, ", $%d::text[]", nums[f]);
-  pf_buf_putc(unnest, ')');
-  return count;
-}
-
-/* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
-static void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, int nfields, const pf__field_fn *fields,
-                              const char *cols, const char *alias, const char *joins) {
-  pf_buf_t unnest = {0};
-  if (pf__collect(qb, m, kind, nfields, fields, &unnest) > 0) {
-    pf__qb_branch(qb);
-    pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM %s AS t(%s)\n%s", cols, unnest.data, alias, joins);
-  }
-  pf_buf_free(&unnest);
-}
-
 static void pf__branch_extensions(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_name};
-  pf__simple_branch(qb, m, PF_KIND_EXTENSION, 1, f, "e.oid IS NOT NULL, e.extversion::text, NULL, NULL, NULL, NULL, NULL", "i, n",
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_EXTENSION), 1, f, "e.oid IS NOT NULL, e.extversion::text, NULL, NULL, NULL, NULL, NULL", "i, n",
                     "LEFT JOIN pg_catalog.pg_extension e ON e.extname = t.n");
 }
 
 static void pf__branch_schemas(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_name};
-  pf__simple_branch(qb, m, PF_KIND_SCHEMA, 1, f, "ns.oid IS NOT NULL, NULL, NULL, NULL, NULL, NULL, NULL", "i, n",
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_SCHEMA), 1, f, "ns.oid IS NOT NULL, NULL, NULL, NULL, NULL, NULL, NULL", "i, n",
                     "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.n");
 }
 
 static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_name};
-  pf__simple_branch(qb, m, PF_KIND_ROLE, 1, f, "r.oid IS NOT NULL, r.rolcanlogin::text, NULL, NULL, NULL, NULL, NULL", "i, n",
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_ROLE), 1, f, "r.oid IS NOT NULL, r.rolcanlogin::text, NULL, NULL, NULL, NULL, NULL", "i, n",
                     "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.n");
 }
 
 static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_tschema, pf__f_table};
-  pf__simple_branch(qb, m, PF_KIND_INDEX, 4, f,
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_INDEX), 4, f,
                     "ci.oid IS NOT NULL, tn.nspname::text, tc.relname::text, x.indisunique::text, x.indisvalid::text, NULL, NULL",
                     "i, s, n, ts, tn",
                     "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
@@ -410,7 +369,7 @@ static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
 static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
   /* A foreign key's target as "schema.table(col, col)", in key order. */
-  pf__simple_branch(qb, m, PF_KIND_CONSTRAINT, 3, f,
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), 3, f,
                     "co.oid IS NOT NULL, co.contype::text, co.convalidated::text,\n"
                     "  (SELECT rn.nspname || '.' || rc.relname || '(' || string_agg(ra.attname, ', ' ORDER BY k.o) || ')'\n"
                     "   FROM unnest(co.confkey) WITH ORDINALITY AS k(a, o)\n"
@@ -423,14 +382,14 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
 
 static void pf__branch_triggers(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
-  pf__simple_branch(qb, m, PF_KIND_TRIGGER, 3, f, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_TRIGGER), 3, f, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
                     "i, ts, tn, n",
                     PF__ON_TABLE "LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = t.n AND NOT tg.tgisinternal");
 }
 
 static void pf__branch_policies(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
-  pf__simple_branch(qb, m, PF_KIND_POLICY, 3, f, "po.oid IS NOT NULL, c.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_POLICY), 3, f, "po.oid IS NOT NULL, c.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
                     "i, ts, tn, n", PF__ON_TABLE "LEFT JOIN pg_catalog.pg_policy po ON po.polrelid = c.oid AND po.polname = t.n");
 }
 
@@ -439,7 +398,7 @@ static void pf__branch_policies(pf__qb_t *qb, const pf_manifest_t *m) {
 static void pf__branch_types(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_schema, pf__f_name};
   pf_buf_t unnest = {0};
-  if (pf__collect(qb, m, PF_KIND_TYPE, 2, f, &unnest) == 0) return;
+  if (pf__collect(qb, m, PF__KM(PF_KIND_TYPE), 2, f, &unnest) == 0) return;
   int pli, plv;
   pf_buf_t *li = pf__qb_array(qb, &pli), *lv = pf__qb_array(qb, &plv);
   for (size_t i = 0; i < m->nitems; i++) {
@@ -715,33 +674,20 @@ static const char *pf__migration_schema(const pf_manifest_t *m, const pf_item_t 
   return it->schema ? it->schema : m->default_schema;
 }
 
+static const char *pf__f_mig_schema(const pf_manifest_t *m, const pf_item_t *it) { return pf__migration_schema(m, it); }
+static const char *pf__f_mig_table(const pf_manifest_t *m, const pf_item_t *it) { return pf__migration_table(it); }
+
 /* In the main query, migrations only ask whether their history table exists; the table's
  * contents are read by pf__verify_migrations in one more round trip, because a statement cannot
  * name a table that may not exist. */
 static void pf__branch_migrations(pf__qb_t *qb, const pf_manifest_t *m) {
-  int pi, ps, pn;
-  pf_buf_t *ai = NULL, *as = NULL, *an = NULL;
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_MIGRATION) continue;
-    if (ai == NULL) {
-      ai = pf__qb_array(qb, &pi);
-      as = pf__qb_array(qb, &ps);
-      an = pf__qb_array(qb, &pn);
-    }
-    pf__array_int(ai, i);
-    pf_catalog_array_add(as, pf__migration_schema(m, it));
-    pf_catalog_array_add(an, pf__migration_tools[pf__migration_tool(it)].table);
-  }
-  if (ai == NULL) return;
-  pf__qb_branch(qb);
-  pf_buf_printf(&qb->sql,
-                "SELECT t.i, c.oid IS NOT NULL, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text\n"
-                "FROM unnest($%d::int[], $%d::text[], $%d::text[]) AS t(i, s, n)\n"
-                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n",
-                pi, ps, pn);
+  static const pf__field_fn f[] = {pf__f_mig_schema, pf__f_mig_table};
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_MIGRATION), 2, f, "c.oid IS NOT NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+                    "i, s, n",
+                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                    "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n");
 }
+
 
 const char *pf__migration_table(const pf_item_t *it) { return pf__migration_tools[pf__migration_tool(it)].table; }
 

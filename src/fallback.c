@@ -99,7 +99,7 @@ static void pf__order(const pf_manifest_t *m, size_t *order) {
 static int pf__run_phase(pf_db_t *db, const pf_manifest_t *m, bool in_txn, const size_t *order, pf_verify_t *cur,
                          pf_fallback_t *fb, int *ran, char *err, size_t errlen) {
   bool stale = false;
-  char d1[32], d2[32];
+  char d1[32];
   for (size_t k = 0; k < m->nitems; k++) {
     size_t i = order[k];
     const pf_item_t *it = &m->items[i];
@@ -140,7 +140,6 @@ static int pf__run_phase(pf_db_t *db, const pf_manifest_t *m, bool in_txn, const
       return pf__fallback_error(db, m, it, it->fallback, it->fallback_line, err, errlen);
     }
     pf_log_debug("fallback for %s took %s", it->display, pf_duration_format((int64_t)(pf_now_ms() - t0), d1, sizeof(d1)));
-    (void)d2;
     fb->outcome[i] = PF_FB_CREATED;
     (*ran)++;
     stale = true;
