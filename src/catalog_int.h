@@ -1,5 +1,6 @@
-/* Internal interface between the verification driver (catalog.c) and the per-kind query
- * branches and judges (catalog_kinds.c). Not part of any public header. */
+/* Internal interface of the per-kind query branches and judges (catalog_kinds.c), used by the
+ * verification driver (catalog.c). Both build on catalog_query.h; catalog_kinds.c never calls
+ * into catalog.c. Not part of any public header. */
 #ifndef PREFLIGHT_CATALOG_INT_H
 #define PREFLIGHT_CATALOG_INT_H
 
@@ -7,16 +8,7 @@
 #include <stdbool.h>
 
 #include "preflight/catalog.h"
-
-#define PF__MAX_PARAMS 128
-
-/* The query under construction: SQL text plus parameters (arrays rendered as literals). */
-typedef struct {
-  pf_buf_t sql;
-  pf_buf_t params[PF__MAX_PARAMS];
-  int nparams;
-  int branches;
-} pf__qb_t;
+#include "catalog_query.h"
 
 /* One kind's part of the verification query. `branch` appends a UNION ALL branch (or nothing
  * when the manifest has no item of its kinds); every branch returns the columns
@@ -30,20 +22,6 @@ typedef struct {
 /* Indexed by pf_kind_t; entries with a NULL branch are verified elsewhere (columns ride with
  * their own branch too, checks run in their own round trip). */
 extern const pf__kind_ops_t pf__kind_ops[PF_KIND__COUNT];
-
-pf_buf_t *pf__qb_array(pf__qb_t *qb, int *n);
-void pf__qb_branch(pf__qb_t *qb);
-void pf__array_int(pf_buf_t *arr, size_t v);
-void pf__quote_ident(pf_buf_t *b, const char *s);
-/* A function's signature as to_regprocedure should read it: "schema"."name"(args). */
-char *pf__regproc_text(const char *schema, const char *name, const char *args);
-void pf__set(pf_item_state_t *st, pf_obj_state_t state, const char *detail, const char *expected, const char *found);
-bool pf__true(const char *v);
-const char *pf__cell(PGresult *r, int row, int col);
-
-/* Splits a function's argument list at its top-level commas and appends (item, type) pairs to
- * the two array literals ai and at. */
-void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args);
 
 /* Fills in why a grant is missing: its role or its object does not exist. */
 void pf__grant_missing_detail(const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st);

@@ -115,30 +115,6 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
 }
 
 
-/* Splits a signature's argument list at its top-level commas (a type may carry "(10,2)") and
- * adds each trimmed argument type to the (item, type) pair arrays. */
-void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args) {
-  const char *p = args ? args : "";
-  while (*p) {
-    int depth = 0;
-    const char *q = p;
-    for (; *q && !(*q == ',' && depth == 0); q++) {
-      if (*q == '(') depth++;
-      if (*q == ')') depth--;
-    }
-    const char *a = p, *b = q;
-    while (a < b && isspace((unsigned char)*a)) a++;
-    while (b > a && isspace((unsigned char)b[-1])) b--;
-    if (b > a) {
-      char *ty = pf_xstrndup(a, (size_t)(b - a));
-      pf__array_int(ai, item);
-      pf_catalog_array_add(at, ty);
-      free(ty);
-    }
-    p = *q ? q + 1 : q;
-  }
-}
-
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
  * types are resolved one by one with to_regtype, so PostgreSQL canonicalises them (int = int4 =
  * integer) and a type that does not exist (yet: a fallback may create it) makes the function
