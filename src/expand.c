@@ -12,6 +12,20 @@
  * recursing deeply, and nobody nests defaults more than two or three levels on purpose. */
 #define PF__EXPAND_MAX_DEPTH 8
 
+/* Appends n bytes to out unless that would take it past PF_EXPAND_MAX; `at` (1-based) is the
+ * character whose expansion is being appended, for the message. Checking before appending keeps
+ * the memory of a hostile manifest (thousands of ${BIG} in one value) bounded by the limit, not
+ * by the product of the references and the variable's size. Returns 0 or PF_ECONFIG. */
+static int pf__put(pf_buf_t *out, const char *s, size_t n, size_t at, char *err, size_t errlen) {
+  if (n > PF_EXPAND_MAX || out->len > PF_EXPAND_MAX - n)
+    return pf_seterr(err, errlen, PF_ECONFIG,
+                     "the value expands to more than %d bytes at character %zu (is a variable "
+                     "referenced too often, or far larger than expected?)",
+                     PF_EXPAND_MAX, at);
+  pf_buf_append(out, s, n);
+  return 0;
+}
+
 /* Expands from *pp into out until the end of the string or, inside a default (in_default), until
  * an unmatched "}", where it stops without consuming it. `start` is the beginning of the whole
  * input, for offsets in messages. Returns 0 or PF_ECONFIG. */
@@ -20,17 +34,18 @@ static int pf__expand(const char **pp, const char *start, bool in_default, int d
   const char *p = *pp;
   while (*p != '\0') {
     if (in_default && *p == '}') break;
+    size_t at = (size_t)(p - start) + 1;
     if (*p != '$' || (p[1] != '$' && p[1] != '{')) {
-      pf_buf_putc(out, *p++);
+      if (pf__put(out, p, 1, at, err, errlen) != 0) return PF_ECONFIG;
+      p++;
       continue;
     }
     if (p[1] == '$') {
-      pf_buf_putc(out, '$');
+      if (pf__put(out, "$", 1, at, err, errlen) != 0) return PF_ECONFIG;
       p += 2;
       continue;
     }
 
-    size_t at = (size_t)(p - start) + 1;
     p += 2;
     const char *name = p;
     if (!isalpha((unsigned char)*p) && *p != '_') {
@@ -49,7 +64,7 @@ static int pf__expand(const char **pp, const char *start, bool in_default, int d
     free(var);
 
     if (*p == '}') {
-      if (val != NULL) pf_buf_puts(out, val);
+      if (val != NULL && pf__put(out, val, strlen(val), at, err, errlen) != 0) return PF_ECONFIG;
       p++;
       continue;
     }
@@ -81,10 +96,11 @@ static int pf__expand(const char **pp, const char *start, bool in_default, int d
     p++;
     bool use_default = val == NULL || (colon && *val == '\0');
     if (use_default)
-      pf_buf_append(out, def.data ? def.data : "", def.len);
+      rc = pf__put(out, def.data ? def.data : "", def.len, at, err, errlen);
     else
-      pf_buf_puts(out, val);
+      rc = pf__put(out, val, strlen(val), at, err, errlen);
     pf_buf_free(&def);
+    if (rc != 0) return rc;
   }
   *pp = p;
   return 0;

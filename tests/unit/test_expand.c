@@ -65,6 +65,29 @@ int main(void) {
         NULL);
   /* Messages never quote the input, which may hold a password. */
   CHECK(strstr(ex("postgres://u:s3cret@h/${"), "s3cret") == NULL);
+  /* The expanded size is bounded (a value repeating a large variable must not exhaust memory),
+   * and the bound is checked before anything past it is allocated. */
+  {
+    static char big[PF_EXPAND_MAX / 4 + 1];
+    memset(big, 'x', sizeof(big) - 1);
+    setenv("PF_T_BIG", big, 1);
+    char *o = NULL, e[256];
+    CHECK(pf_expand_env("${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}", &o, e, sizeof(e)) == 0);
+    CHECK(o != NULL && strlen(o) == 3 * (sizeof(big) - 1));
+    free(o);
+    CHECK(strstr(ex("${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}"),
+                 "more than 65536 bytes at character 45") != NULL);
+    CHECK(strstr(ex("${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}"), "xxxx") == NULL);
+    CHECK(strstr(ex("${U:-${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}${PF_T_BIG}}"),
+                 "more than") != NULL);
+    /* Exactly at the limit is still fine. */
+    static char edge[PF_EXPAND_MAX + 1];
+    memset(edge, 'y', PF_EXPAND_MAX);
+    setenv("PF_T_EDGE", edge, 1);
+    CHECK(pf_expand_env("${PF_T_EDGE}", &o, e, sizeof(e)) == 0);
+    free(o);
+    CHECK(strstr(ex("${PF_T_EDGE}z"), "more than") != NULL);
+  }
   char *out = (char *)"untouched";
   CHECK(pf_expand_env("${", &out, NULL, 0) == PF_ECONFIG);
   CHECK(out == NULL);
