@@ -12,6 +12,7 @@
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/log.h"
+#include "preflight/retrylog.h"
 #include "preflight/signals.h"
 
 /* Fails when libpq would have no user name to log in with: none in the connection string, no
@@ -89,11 +90,16 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
   uint64_t start = pf_now_ms();
   pf_backoff_t bo;
   pf_backoff_init(&bo, o->interval_ms, o->max_interval_ms, 0);
-  char where[256], d1[32], d2[32];
+  char where[256], what[300], d1[32];
   pf_wait_describe(o->conninfo, where, sizeof(where));
+  snprintf(what, sizeof(what), "database %s", where);
   pf_log_debug("waiting for %s (budget %s)", where,
                o->timeout_ms ? pf_duration_format(o->timeout_ms, d1, sizeof(d1)) : "unlimited");
   st->attempts = 0;
+  pf_retrylog_t rl;
+  pf_retrylog_init(&rl);
+  /* The cause the final message names: the last real one. An attempt cut short to fit the end of
+   * the budget that then times out says nothing about the server, only about the budget. */
   char cause[1200] = "";
 
   for (;;) {
@@ -102,7 +108,11 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
     int64_t elapsed = (int64_t)(pf_now_ms() - start);
     int64_t remaining = o->timeout_ms ? o->timeout_ms - elapsed : INT64_MAX;
     int64_t attempt_ms = o->connect_timeout_ms;
-    if (o->timeout_ms && (attempt_ms == 0 || attempt_ms > remaining)) attempt_ms = remaining > 1 ? remaining : 1;
+    bool shortened = false;
+    if (o->timeout_ms && (attempt_ms == 0 || attempt_ms > remaining)) {
+      attempt_ms = remaining > 1 ? remaining : 1;
+      shortened = true;
+    }
 
     int r = pf_db_connect(db, o->conninfo, attempt_ms);
     if (r == 0) r = pf_db_query(db, "SELECT 1", 0, NULL, attempt_ms);
@@ -116,8 +126,13 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
     }
 
     const pf_db_error_t *e = pf_db_last_error(db);
-    snprintf(cause, sizeof(cause), "%s%s%s%s", e->message, e->sqlstate[0] ? " (SQLSTATE " : "", e->sqlstate,
+    char now_cause[1200];
+    snprintf(now_cause, sizeof(now_cause), "%s%s%s%s", e->message, e->sqlstate[0] ? " (SQLSTATE " : "", e->sqlstate,
              e->sqlstate[0] ? ")" : "");
+    if (!(shortened && e->timed_out && cause[0])) snprintf(cause, sizeof(cause), "%s", now_cause);
+    bool timed_out = e->timed_out;
+    char sqlstate[6];
+    snprintf(sqlstate, sizeof(sqlstate), "%s", e->sqlstate);
     pf_db_disconnect(db);
     if (pf_wait_classify(e) == PF_EAUTH)
       return pf_seterr(err, errlen, PF_EAUTH, "cannot log in to %s: %s", where, cause);
@@ -126,16 +141,17 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
     remaining = o->timeout_ms ? o->timeout_ms - elapsed : INT64_MAX;
     if (remaining <= 0) {
       st->elapsed_ms = elapsed;
-      return pf_seterr(err, errlen, PF_EUNAVAIL, "database %s not ready after %s (%d attempts); last error: %s",
-                       where, pf_duration_format(elapsed, d1, sizeof(d1)), st->attempts, cause);
+      pf_log_debug("waiting for %s: attempt %d failed: %s", what, st->attempts, now_cause);
+      return pf_seterr(err, errlen, PF_EUNAVAIL, "database %s not ready after %s (%d attempt%s); last error: %s%s",
+                       where, pf_duration_format(elapsed, d1, sizeof(d1)), st->attempts, st->attempts == 1 ? "" : "s",
+                       cause, timed_out && strcmp(cause, now_cause) == 0 && shortened ? " (no answer within the budget)" : "");
     }
     int64_t delay = pf_backoff_next(&bo);
     if (delay > remaining) delay = remaining;
     char fields[128];
     snprintf(fields, sizeof(fields), "\"attempt\":%d,\"delay_ms\":%lld,\"sqlstate\":\"%s\"", st->attempts,
-             (long long)delay, e->sqlstate);
-    pf_log_fields(PF_LOG_INFO, fields, "waiting for %s: attempt %d failed: %s; retrying in %s", where,
-                  st->attempts, cause, pf_duration_format(delay, d2, sizeof(d2)));
+             (long long)delay, sqlstate);
+    pf_retrylog_failed(&rl, what, now_cause, delay, start, o->timeout_ms ? remaining : -1, fields);
     r = pf_db_sleep(db, delay);
     if (r == PF_ESIGNAL) return r;
   }
