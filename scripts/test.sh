@@ -6,7 +6,9 @@
 #   scripts/test.sh --quick   skip the sanitizer build
 #
 # Exits non-zero on any failure. JOBS (default 2) sets the build parallelism; BUILD_DIR and
-# ASAN_BUILD_DIR (default build, build-asan) the build folders, relative to the repository.
+# ASAN_BUILD_DIR (default build, build-asan) the build folders, relative to the repository;
+# PG_MATRIX (default "13 14 16 17 18", "" for none) the other PostgreSQL majors the plain build
+# also runs the catalog tests against (e2e.pgNN, servers cached by scripts/lib/pgversions.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ QUICK=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $arg" >&2; exit 64 ;;
   esac
 done
@@ -81,11 +83,29 @@ build_and_test() {
   (cd "$ROOT/$dir" && ctest --output-on-failure --timeout 1800) || return 1
 }
 
+# The other PostgreSQL majors (issue 11): server binaries from scripts/lib/pgversions.sh's cache
+# (one download per major, then offline), as MAJOR=BINDIR for tests/CMakeLists.txt's e2e.pgNN
+# entries. The default server (Debian's 15) runs the whole suite; PG_MATRIX (default "13 14 16 17
+# 18"; empty for none) lists the majors that run the catalog tests in the plain build.
+pg_matrix() {
+  local majors=${PG_MATRIX-13 14 16 17 18} line entries=()
+  [ -n "$majors" ] || return 0
+  say "PostgreSQL servers for the version matrix: $majors"
+  # shellcheck disable=SC2086
+  while read -r line; do
+    entries+=("${line% *}=${line#* }")
+  done < <("$ROOT/scripts/lib/pgversions.sh" install $majors)
+  local IFS=';'
+  PG_MATRIX_ENTRIES="${entries[*]}"
+}
+
 install_missing
 check_postgres
+PG_MATRIX_ENTRIES=""
+pg_matrix
 
 status=0
-build_and_test "${BUILD_DIR:-build}" -DPF_SANITIZE=OFF || status=1
+build_and_test "${BUILD_DIR:-build}" -DPF_SANITIZE=OFF "-DPF_PG_MATRIX=$PG_MATRIX_ENTRIES" || status=1
 if [ "$QUICK" = 0 ]; then
   # detect_leaks stays on: preflight's own paths that return (lint, check) must not leak.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}

@@ -129,6 +129,8 @@ _pgtmp_configure() {
     echo "log_line_prefix = '%m [%p] %d %u '"
     echo "max_connections = 200"
     echo "shared_buffers = 32MB"
+    # 13 still defaults to md5: store SCRAM verifiers, as every later major does.
+    echo "password_encryption = 'scram-sha-256'"
     if [ -n "${PGTMP_CONF:-}" ]; then printf '%s\n' "$PGTMP_CONF"; fi
   } >>"$conf"
   if [ -n "${PGTMP_HBA:-}" ]; then

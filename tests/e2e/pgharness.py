@@ -49,6 +49,20 @@ def pg_bindir() -> str:
     return sorted(found, key=lambda d: int(re.search(r"/(\d+)/bin", d).group(1)))[-1]
 
 
+_SERVER_MAJOR: dict = {}
+
+
+def server_major(bindir: str | None = None) -> int:
+    """The major version of the server binaries the harness runs (PGTMP_BINDIR or the newest
+    installed), from `postgres --version`: tests compare what preflight reports with this."""
+    bindir = bindir or pg_bindir()
+    if bindir not in _SERVER_MAJOR:
+        out = subprocess.run([f"{bindir}/postgres", "--version"], capture_output=True, text=True,
+                             check=True).stdout
+        _SERVER_MAJOR[bindir] = int(re.search(r"\) (\d+)", out).group(1))
+    return _SERVER_MAJOR[bindir]
+
+
 def as_postgres(cmd: list[str]) -> list[str]:
     """Wraps a command so that it runs as the postgres user when we are root."""
     return ["runuser", "-u", "postgres", "--", *cmd] if IS_ROOT else cmd
@@ -151,6 +165,7 @@ logging_collector = off
 log_line_prefix = '%m [%p] %d %u '
 max_connections = 200
 shared_buffers = 32MB
+password_encryption = 'scram-sha-256'
 {self.conf}
 """
         with open(self.data / "postgresql.conf", "a") as f:

@@ -13,7 +13,7 @@ def psql_tcp(url, sql="SELECT current_user"):
 
 def test_cluster_and_database(pg, db):
     assert pg.scalar("SHOW fsync") == "off"
-    assert pg.scalar("SHOW server_version").startswith("15")
+    assert pg.scalar("SHOW server_version").split(".")[0] == str(pgharness.server_major())
     db.sql("CREATE TABLE t (i int)")
     assert db.exists("t")
     assert not db.exists("u")
