@@ -1,6 +1,7 @@
 /* Logging: one write(2) per line to stderr, redacted, in text or JSON. */
 #include "preflight/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,59 @@ void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list
   pf__write_all(line.data, line.len);
   pf_buf_free(&line);
   free(msg);
+}
+
+/* Formats the UTC time of `sec`.`ms` as 2026-01-31T12:34:56.789Z into out (25 bytes) with
+ * arithmetic only, so that a signal handler may call it (gmtime_r is not async-signal-safe). */
+static void pf__ts_safe(char out[25], int64_t sec, long ms) {
+  int64_t days = sec / 86400, rem = sec % 86400;
+  if (rem < 0) rem += 86400, days--;
+  /* Howard Hinnant's civil_from_days. */
+  int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) y++;
+  int64_t v[] = {y, m, d, rem / 3600, rem / 60 % 60, rem % 60, ms};
+  static const char sep[] = "--T::.Z";
+  static const int width[] = {4, 2, 2, 2, 2, 2, 3};
+  char *o = out;
+  for (int i = 0; i < 7; i++) {
+    for (int w = width[i] - 1; w >= 0; w--) {
+      int64_t x = v[i];
+      for (int k = 0; k < w; k++) x /= 10;
+      *o++ = (char)('0' + x % 10);
+    }
+    *o++ = sep[i];
+  }
+  *o = '\0';
+}
+
+void pf_log_signal_safe(const char *msg) {
+  char line[512];
+  size_t n = 0, mlen = strlen(msg);
+  if (mlen > 300) mlen = 300;
+#define PF__ADD(s, l) (memcpy(line + n, (s), (l)), n += (l))
+#define PF__LIT(s) PF__ADD(s, sizeof(s) - 1)
+  if (pf__format == PF_LOG_JSON) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char t[25];
+    pf__ts_safe(t, (int64_t)ts.tv_sec, ts.tv_nsec / 1000000);
+    PF__LIT("{\"ts\":\"");
+    PF__ADD(t, 24);
+    PF__LIT("\",\"level\":\"error\",\"msg\":\"");
+    /* The messages are fixed English sentences: nothing to escape. */
+    PF__ADD(msg, mlen);
+    PF__LIT("\"}\n");
+  } else {
+    PF__LIT("preflight: ");
+    PF__ADD(msg, mlen);
+    PF__LIT("\n");
+  }
+#undef PF__LIT
+#undef PF__ADD
+  pf__write_all(line, n);
 }
 
 void pf_log_fields(pf_log_level_t level, const char *fields, const char *fmt, ...) {

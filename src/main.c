@@ -3,6 +3,8 @@
  * The phases are the functions below, in order: parse options, load the manifest, wait for the
  * database, verify, fall back, verify again, hand over. Each returns 0 or a PF_E* code; main()
  * alone turns codes into exit statuses and is the only place that exits. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +241,25 @@ static int pf__snapshot(pf_run_t *run) {
   return r;
 }
 
+/* Makes sure descriptors 0, 1 and 2 are open before anything else opens one. Started with one
+ * closed (`<&-`, `2>&-`, a careless supervisor), the next descriptor opened would take its
+ * number: libuv's epoll descriptor became "stderr", log lines went into it, and uv_loop_close
+ * aborted on its assertion that it never closes 0-2. /dev/null is what the missing stream
+ * means; in a root without /dev, a descriptor of "/" (every read and write fails) holds the
+ * place instead. */
+static void pf__sane_stdio(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    /* open() returns the lowest free number, which is fd: 0..fd-1 are open by now. */
+    int got = open("/dev/null", (fd == 0 ? O_RDONLY : O_WRONLY) | O_NOCTTY);
+    if (got < 0) got = open("/", O_RDONLY | O_DIRECTORY);
+    if (got >= 0 && got != fd) {
+      (void)dup2(got, fd);
+      close(got);
+    }
+  }
+}
+
 /* Turns an outcome into the exit status the contract gives it. */
 static int pf__exit_status(int r) {
   if (r == PF_ESIGNAL) return 128 + pf_signals_caught();
@@ -247,8 +268,10 @@ static int pf__exit_status(int r) {
 
 int main(int argc, char **argv) {
   static pf_run_t run;
+  pf__sane_stdio();
   run.start_ms = pf_now_ms();
   pf_signals_save();
+  pf_signals_early();
   int status;
   int r = pf_options_parse(argc, argv, &run.opts, run.err, sizeof(run.err));
   pf_log_setup(run.opts.log_format, run.opts.log_level);

@@ -156,6 +156,26 @@ static int pf__mduration(pf__mctx_t *c, const pf_ynode_t *node, const char *wher
   return 0;
 }
 
+/* Says where a file read as (b, then chunk) passes PF_MANIFEST_MAX_BYTES: the line and column of
+ * the first byte over the limit, so the message points into the file like every other manifest
+ * error. Returns a static string. */
+static const char *pf__mtoo_large(const pf_buf_t *b, const char *chunk, size_t n) {
+  static char why[128];
+  size_t line = 1, col = 1, total = 0;
+  const char *parts[2] = {b->data ? b->data : "", chunk};
+  size_t lens[2] = {b->len, n};
+  for (int i = 0; i < 2; i++)
+    for (size_t k = 0; k < lens[i] && total < PF_MANIFEST_MAX_BYTES; k++, total++) {
+      if (parts[i][k] == '\n')
+        line++, col = 1;
+      else
+        col++;
+    }
+  snprintf(why, sizeof(why), "larger than the %u MiB limit, which line %zu passes at column %zu",
+           PF_MANIFEST_MAX_BYTES / (1024u * 1024u), line, col);
+  return why;
+}
+
 /* Reads a whole file; see manifest_int.h. */
 int pf__mread_file(const char *path, bool regular_only, char **out, size_t *len,
                    const char **why) {
@@ -173,7 +193,9 @@ int pf__mread_file(const char *path, bool regular_only, char **out, size_t *len,
     return -1;
   }
   if (S_ISDIR(st.st_mode) || (regular_only && !S_ISREG(st.st_mode))) {
-    *why = S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file";
+    *why = S_ISDIR(st.st_mode) ? strerror(EISDIR)
+           : S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file (reading it could block for ever)"
+                                  : "not a regular file";
     close(fd);
     return -1;
   }
@@ -189,7 +211,7 @@ int pf__mread_file(const char *path, bool regular_only, char **out, size_t *len,
     if (n == 0) break;
     /* Stop as soon as the limit is passed, so a huge or endless file costs nothing. */
     if (b.len + (size_t)n > PF_MANIFEST_MAX_BYTES) {
-      *why = "larger than the 4 MiB limit";
+      *why = pf__mtoo_large(&b, chunk, (size_t)n);
       goto fail;
     }
     pf_buf_append(&b, chunk, (size_t)n);
@@ -493,7 +515,8 @@ int pf_manifest_load(const char *path, pf_manifest_t *m, char *err, size_t errle
   char *text;
   size_t len;
   const char *why;
-  if (pf__mread_file(path, false, &text, &len, &why) != 0)
+  /* Only a regular file: a FIFO would block open() and start-up for ever. */
+  if (pf__mread_file(path, true, &text, &len, &why) != 0)
     return pf_seterr(err, errlen, PF_ECONFIG, "%s: cannot read the manifest: %s", path, why);
   const char *slash = strrchr(path, '/');
   char *dir = slash == NULL ? pf_xstrdup(".")

@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "preflight/log.h"
 
 static const int pf__stop_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 #define PF__NSIG (sizeof(pf__stop_signals) / sizeof(pf__stop_signals[0]))
@@ -40,6 +43,23 @@ int pf_signals_install(uv_loop_t *loop) {
 }
 
 int pf_signals_caught(void) { return pf__caught; }
+
+/* Until the loop watches them, a stop signal ends preflight here: nothing has been started that
+ * would need undoing, and the steps before the loop (opening and reading the manifest and the
+ * fallback files, resolving the command) are exactly the ones that can block in the kernel. */
+static void pf__on_early_signal(int signum) {
+  pf_log_signal_safe("stopped by a signal before connecting");
+  _exit(128 + signum);
+}
+
+void pf_signals_early(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigfillset(&sa.sa_mask);
+  sa.sa_handler = pf__on_early_signal;
+  /* The same four signals the loop watches later, whatever the parent left them as. */
+  for (size_t i = 0; i < PF__NSIG; i++) (void)sigaction(pf__stop_signals[i], &sa, NULL);
+}
 
 void pf_signals_close(void) {
   if (!pf__installed) return;

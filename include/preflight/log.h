@@ -29,6 +29,10 @@ void pf_log_secrets_clear(void);
 void pf_log_fields(pf_log_level_t level, const char *fields, const char *fmt, ...) PF_PRINTF(3, 4);
 void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list ap);
 
+/* Writes one error line holding msg (a fixed sentence without characters JSON would escape)
+ * using only async-signal-safe calls; for signal handlers. */
+void pf_log_signal_safe(const char *msg);
+
 #define pf_log_error(...) pf_log_fields(PF_LOG_ERROR, NULL, __VA_ARGS__)
 #define pf_log_warn(...)  pf_log_fields(PF_LOG_WARN, NULL, __VA_ARGS__)
 #define pf_log_info(...)  pf_log_fields(PF_LOG_INFO, NULL, __VA_ARGS__)

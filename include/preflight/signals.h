@@ -8,6 +8,12 @@
 /* Starts watching the stop signals on loop. Returns 0 or a negative libuv error. */
 int pf_signals_install(uv_loop_t *loop);
 
+/* Makes every stop signal end preflight at once (exit 128+N, one log line) until
+ * pf_signals_install() takes over: call right after pf_signals_save(), before any step that can
+ * block (opening a manifest that is a FIFO, reading a file on a hung mount). Without it PID 1
+ * ignores SIGTERM there, because the kernel drops default-action signals sent to init. */
+void pf_signals_early(void);
+
 /* Returns the number of the first stop signal received, or 0. */
 int pf_signals_caught(void);
 

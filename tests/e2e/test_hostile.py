@@ -32,3 +32,67 @@ def test_variable_expansion_is_bounded(manifest, closed_port):
     # ru_maxrss is in KiB; even the ASan build stays far below this.
     assert ru.ru_maxrss < 256 * 1024, f"peak RSS {ru.ru_maxrss} KiB"
     assert time.monotonic() - t0 < 30
+
+
+FALLBACK_MANIFEST = """\
+version: 1
+tables:
+  - name: hostile_t
+    fallback: CREATE TABLE hostile_t (id int);
+"""
+
+
+@pytest.mark.parametrize("closed", [0, 1, 2])
+@pytest.mark.parametrize("command", ["run", "check", "wait"])
+def test_closed_standard_descriptor(db, manifest, closed, command):
+    # Issue 10 item 1: with 0, 1 or 2 closed, libuv's epoll descriptor took the free number and
+    # uv_loop_close aborted (134) -- in `run` after the fallback had committed.
+    m = manifest(FALLBACK_MANIFEST)
+    args = [preflight_bin(), command, "-f", str(m), "-d", db.url, "-t", "30s"]
+    if command == "run":
+        args += ["--", "true"]
+    std = [subprocess.DEVNULL, subprocess.PIPE, subprocess.PIPE]
+    p = subprocess.Popen(args, env=preflight_env(None), stdin=std[0], stdout=std[1],
+                         stderr=std[2], preexec_fn=lambda: os.close(closed))
+    out, err = p.communicate(timeout=60)
+    want = {"run": 0, "check": 65, "wait": 0}[command]
+    assert p.returncode == want, (p.returncode, err.decode(errors="replace"))
+    assert db.exists("hostile_t") == (command == "run")
+    if closed != 1:
+        assert out == b"", "stdout belongs to the application"
+
+
+def test_fifo_manifest_is_refused(tmp_path, closed_port):
+    # Issue 10 item 9: a FIFO as the manifest blocked open() for ever (and, as PID 1, ignored
+    # SIGTERM). It is refused up front with 78, naming the file.
+    fifo = tmp_path / "preflight.yaml"
+    os.mkfifo(fifo)
+    for command in ("lint", "check", "run"):
+        p = subprocess.run([preflight_bin(), command, "-f", fifo, "-d",
+                            f"postgresql://postgres@127.0.0.1:{closed_port}/x", "-t", "30s"],
+                           env=preflight_env(None), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=20)
+        err = p.stderr.decode()
+        assert p.returncode == 78, (command, p.returncode, err)
+        assert str(fifo) in err and "FIFO" in err, err
+
+
+def test_fifo_fallback_file_is_refused(manifest, tmp_path):
+    os.mkfifo(tmp_path / "t.sql")
+    m = manifest("version: 1\ntables:\n  - name: t\n    fallback_file: t.sql\n")
+    p = subprocess.run([preflight_bin(), "lint", "-f", m], env=preflight_env(None),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    assert p.returncode == 78, p
+    assert "t.sql" in p.stderr.decode() and "preflight.yaml:4" in p.stderr.decode(), p
+
+
+def test_manifest_too_large_names_a_position(manifest):
+    # Issue 10 item 10: the over-4 MiB error named no position.
+    line = "# " + "x" * 1021 + "\n"            # 1024 bytes a line
+    m = manifest("version: 1\n" + line * (4 * 1024 + 16))
+    p = subprocess.run([preflight_bin(), "lint", "-f", m], env=preflight_env(None),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    err = p.stderr.decode()
+    assert p.returncode == 78, err
+    # 4 MiB = 11 bytes of "version: 1\n" + 4095 full lines + 1013 bytes of line 4097.
+    assert "line 4097" in err and "column 1014" in err, err
