@@ -47,6 +47,7 @@ struct pf_db {
   char *conninfo;           /* the connect in progress: kept while its host name resolves */
   char *host;               /* that host name */
   pf__db_lookup_t *lookup;  /* the lookup in flight, or NULL */
+  char *app_name;           /* fallback_application_name; NULL = "preflight" */
 };
 
 static void pf__db_on_poll(uv_poll_t *h, int status, int events);
@@ -124,6 +125,11 @@ pf_db_t *pf_db_new(uv_loop_t *loop) {
   return db;
 }
 
+void pf_db_set_application_name(pf_db_t *db, const char *name) {
+  free(db->app_name);
+  db->app_name = pf_xstrdup(name);
+}
+
 void pf_db_disconnect(pf_db_t *db) {
   if (db->lookup) {
     db->lookup->abandoned = true;
@@ -144,6 +150,7 @@ void pf_db_free(pf_db_t *db) {
   pf_db_disconnect(db);
   free(db->conninfo);
   free(db->host);
+  free(db->app_name);
   uv_close((uv_handle_t *)&db->timer, NULL);
   /* Let the loop finish closing our handles so no callback can touch freed memory. */
   uv_run(db->loop, UV_RUN_NOWAIT);
@@ -320,7 +327,7 @@ static void pf__db_begin(pf_db_t *db, pf__db_state_t state, int64_t timeout_ms, 
  * host, so libpq does not resolve it again (blocking) but still checks TLS against the name. */
 static void pf__db_libpq_start(pf_db_t *db, const char *hostaddr, const char *host_list) {
   const char *keys[] = {"dbname", "fallback_application_name", "host", "hostaddr", NULL};
-  const char *vals[] = {db->conninfo, "preflight", host_list, hostaddr, NULL};
+  const char *vals[] = {db->conninfo, db->app_name ? db->app_name : "preflight", host_list, hostaddr, NULL};
   if (hostaddr == NULL) keys[2] = NULL;
   db->conn = PQconnectStartParams(keys, vals, 1);
   if (db->conn == NULL) {

@@ -1,14 +1,19 @@
-/* The fallback transaction:
+/* The fallbacks, run while the caller holds the replica-wide lock (lock.h) on its own connection:
  *
- *   BEGIN; SET LOCAL statement_timeout; SELECT pg_advisory_xact_lock(key);
- *   verify again (another replica may have repaired everything while we waited);
- *   SET LOCAL lock_timeout, statement_timeout;
+ *   verify again (another replica may have repaired everything while we waited for the lock);
+ *   BEGIN; SET LOCAL lock_timeout, statement_timeout;
  *   for each missing item in dependency order: verify again if a fallback ran since the last
- *     verification (the table's fallback may have created its columns), then run its SQL;
- *   `after`; COMMIT;
- *   then the `transaction: false` items, one by one, outside any transaction.
+ *     verification (the table's fallback may have created its columns), then run its SQL, and
+ *     check that the transaction is still ours (a backstop: manifest validation already rejects
+ *     transaction control in transactional fallbacks);
+ *   `after`; confirm the lock is still held; COMMIT;
+ *   then the `transaction: false` items, one statement at a time, outside any transaction and
+ *   still under the lock, with no session setting at all: their statement_timeout is a deadline
+ *   kept by preflight (a cancel request when it passes), so nothing outlives the statement on a
+ *   server connection that a pooler hands to other clients. lock_timeout is not applied to them
+ *   (it would need a session SET); the deadline bounds their lock waits too.
  *
- * Any error rolls the whole transaction back: the database is left as it was. */
+ * Any error in the transaction rolls all of it back: the database is left as it was. */
 #include "preflight/fallback.h"
 
 #include <stdio.h>
@@ -17,16 +22,9 @@
 
 #include "preflight/duration.h"
 #include "preflight/error.h"
+#include "preflight/lock.h"
 #include "preflight/log.h"
-
-int64_t pf_fallback_lock_id(const char *lock_key) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const unsigned char *p = (const unsigned char *)lock_key; *p; p++) {
-    h ^= *p;
-    h *= 0x100000001b3ULL;
-  }
-  return (int64_t)h;
-}
+#include "preflight/sqllex.h"
 
 void pf_fallback_position(const char *sql, long position, int first_line, int *line, int *col) {
   int l = first_line, c = 1;
@@ -94,10 +92,81 @@ static void pf__order(const pf_manifest_t *m, size_t *order) {
       if ((int)m->items[i].kind == k) order[n++] = i;
 }
 
+/* Rolls back after a failure, keeping the original error message for the caller. */
+static void pf__rollback(pf_db_t *db) {
+  if (!pf_db_connected(db)) return;
+  pf_db_error_t saved = *pf_db_last_error(db);
+  if (pf__exec(db, "ROLLBACK") != 0) pf_log_debug("rollback failed: %s", pf_db_last_error(db)->message);
+  *(pf_db_error_t *)pf_db_last_error(db) = saved;
+}
+
+
+/* Checks, after a fallback statement ran, that the transaction state is what it must be: inside
+ * preflight's transaction for transactional items, outside any for the others. Returns 0 or
+ * PF_EFALLBACK with err. */
+static int pf__txn_backstop(pf_db_t *db, const pf_manifest_t *m, const pf_item_t *it, bool in_txn, char *err,
+                            size_t errlen) {
+  PGconn *c = pf_db_conn(db);
+  PGTransactionStatusType ts = c ? PQtransactionStatus(c) : PQTRANS_UNKNOWN;
+  const char *file = it->fallback_file ? it->fallback_path : m->path;
+  if (in_txn && ts != PQTRANS_INTRANS)
+    return pf_seterr(err, errlen, PF_EFALLBACK,
+                     "fallback for %s %s (%s:%d) ended preflight's transaction (COMMIT, ROLLBACK or similar in its "
+                     "SQL); what it ran before that may have been committed; remove the transaction control or "
+                     "set transaction: false",
+                     pf_kind_name(it->kind), it->display, file, it->fallback_line);
+  if (!in_txn && ts != PQTRANS_IDLE)
+    return pf_seterr(err, errlen, PF_EFALLBACK,
+                     "fallback for %s %s (%s:%d) left a transaction open (BEGIN without COMMIT); rolled back",
+                     pf_kind_name(it->kind), it->display, file, it->fallback_line);
+  return 0;
+}
+
+/* Runs the SQL of a transaction: false item: each top-level statement on its own (several
+ * statements in one simple query would form an implicit transaction block, which CREATE INDEX
+ * CONCURRENTLY refuses), each bounded by statement_timeout as a client-side deadline. */
+static int pf__exec_outside(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, const pf_item_t *it, char *err,
+                            size_t errlen) {
+  pf_sqllex_stmt_t *stmts = NULL;
+  size_t n = pf_sqllex_split(it->fallback, &stmts);
+  int r = 0;
+  char d1[32];
+  for (size_t k = 0; k < n && r == 0; k++) {
+    /* The lock lives on another connection: make sure it is still ours before each write. */
+    r = pf_lock_check(lock, err, errlen);
+    if (r != 0) break;
+    char *one = pf_xstrndup(it->fallback + stmts[k].start, stmts[k].end - stmts[k].start);
+    r = pf_db_query(db, one, -1, NULL, m->statement_timeout_ms);
+    if (r == PF_EDB) {
+      const pf_db_error_t *e = pf_db_last_error(db);
+      if (e->timed_out && !pf_db_connected(db)) {
+        r = pf_seterr(err, errlen, PF_EFALLBACK,
+                      "fallback for %s %s timed out after %s (fallback.statement_timeout; preflight cancelled it)",
+                      pf_kind_name(it->kind), it->display, pf_duration_format(m->statement_timeout_ms, d1, sizeof(d1)));
+      } else if (!pf_db_connected(db)) {
+        r = pf_seterr(err, errlen, PF_EDB, "connection lost during the fallback for %s: %s", it->display, e->message);
+      } else {
+        /* PostgreSQL's error position counts in this statement: its line is found from the item's
+         * first line plus the lines before the statement. */
+        int line, col;
+        pf_fallback_position(it->fallback, (long)stmts[k].start + 1, it->fallback_line, &line, &col);
+        r = pf__fallback_error(db, m, it, one, line, err, errlen);
+        if (pf_db_connected(db) && PQtransactionStatus(pf_db_conn(db)) != PQTRANS_IDLE) pf__rollback(db);
+      }
+    } else if (r == 0) {
+      r = pf__txn_backstop(db, m, it, false, err, errlen);
+      if (r != 0) pf__rollback(db);
+    }
+    free(one);
+  }
+  free(stmts);
+  return r;
+}
+
 /* Runs the fallbacks of one phase (in or out of the transaction). `cur` is the latest
  * verification, replaced whenever a fallback has run since it was taken. */
-static int pf__run_phase(pf_db_t *db, const pf_manifest_t *m, bool in_txn, const size_t *order, pf_verify_t *cur,
-                         pf_fallback_t *fb, int *ran, char *err, size_t errlen) {
+static int pf__run_phase(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, bool in_txn, const size_t *order,
+                         pf_verify_t *cur, pf_fallback_t *fb, int *ran, char *err, size_t errlen) {
   bool stale = false;
   char d1[32];
   for (size_t k = 0; k < m->nitems; k++) {
@@ -117,27 +186,29 @@ static int pf__run_phase(pf_db_t *db, const pf_manifest_t *m, bool in_txn, const
         fb->outcome[i] = PF_FB_BY_OTHER;
       continue;
     }
-    if (!in_txn) {
-      /* Outside a transaction SET LOCAL means nothing: set the timeouts for the session. */
-      char *set = pf_xasprintf("SET lock_timeout = '%lldms'; SET statement_timeout = '%lldms'",
-                               (long long)m->lock_timeout_ms, (long long)m->statement_timeout_ms);
-      int r = pf__exec(db, set);
-      free(set);
-      if (r != 0) return r == PF_ESIGNAL ? r : pf_seterr(err, errlen, PF_EDB, "%s", pf_db_last_error(db)->message);
-    }
     pf_log_info("applying fallback for %s %s%s%s (%s)", pf_kind_name(it->kind), it->display,
                 it->fallback_file ? " from " : "", it->fallback_file ? it->fallback_file : "",
                 cur->items[i].detail ? cur->items[i].detail : "missing");
     uint64_t t0 = pf_now_ms();
-    int r = pf__exec(db, it->fallback);
+    int r;
+    if (in_txn) {
+      r = pf__exec(db, it->fallback);
+      if (r == PF_EDB) {
+        if (!pf_db_connected(db))
+          r = pf_seterr(err, errlen, PF_EDB, "connection lost during the fallback for %s: %s", it->display,
+                        pf_db_last_error(db)->message);
+        else
+          r = pf__fallback_error(db, m, it, it->fallback, it->fallback_line, err, errlen);
+      } else if (r == 0) {
+        r = pf__txn_backstop(db, m, it, true, err, errlen);
+      }
+    } else {
+      r = pf__exec_outside(db, lock, m, it, err, errlen);
+    }
     fb->executed++;
-    if (r == PF_ESIGNAL) return r;
     if (r != 0) {
-      fb->outcome[i] = PF_FB_FAILED;
-      if (!pf_db_connected(db))
-        return pf_seterr(err, errlen, PF_EDB, "connection lost during the fallback for %s: %s", it->display,
-                         pf_db_last_error(db)->message);
-      return pf__fallback_error(db, m, it, it->fallback, it->fallback_line, err, errlen);
+      if (r != PF_ESIGNAL) fb->outcome[i] = PF_FB_FAILED;
+      return r;
     }
     pf_log_debug("fallback for %s took %s", it->display, pf_duration_format((int64_t)(pf_now_ms() - t0), d1, sizeof(d1)));
     fb->outcome[i] = PF_FB_CREATED;
@@ -147,113 +218,93 @@ static int pf__run_phase(pf_db_t *db, const pf_manifest_t *m, bool in_txn, const
   return 0;
 }
 
-/* Rolls back after a failure, keeping the original error message for the caller. */
-static void pf__rollback(pf_db_t *db) {
-  if (!pf_db_connected(db)) return;
-  pf_db_error_t saved = *pf_db_last_error(db);
-  if (pf__exec(db, "ROLLBACK") != 0) pf_log_debug("rollback failed: %s", pf_db_last_error(db)->message);
-  *(pf_db_error_t *)pf_db_last_error(db) = saved;
+/* Marks the items that were missing at first but present under the lock: someone else did it. */
+static void pf__mark_by_other(const pf_manifest_t *m, const pf_verify_t *v, const pf_verify_t *cur, pf_fallback_t *fb) {
+  for (size_t i = 0; i < m->nitems; i++)
+    if (pf__needs(m, v, i) && fb->outcome[i] == PF_FB_NONE && cur->items[i].state == PF_OBJ_PRESENT)
+      fb->outcome[i] = PF_FB_BY_OTHER;
 }
 
-int pf_fallback_apply(pf_db_t *db, const pf_manifest_t *m, const pf_verify_t *v, pf_fallback_t *fb, char *err,
-                      size_t errlen) {
+/* The transactional part: BEGIN, the items, `after`, COMMIT. On failure it rolls back. */
+static int pf__run_txn(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, const size_t *order, pf_verify_t *cur,
+                       pf_fallback_t *fb, int *ran, char *err, size_t errlen) {
+  char buf[256];
+  /* SET LOCAL: the settings end with the transaction, on whichever server connection runs it. */
+  snprintf(buf, sizeof(buf), "BEGIN; SET LOCAL lock_timeout = '%lldms'; SET LOCAL statement_timeout = '%lldms'",
+           (long long)m->lock_timeout_ms, (long long)m->statement_timeout_ms);
+  int r = pf__exec(db, buf);
+  if (r != 0) {
+    if (r == PF_EDB)
+      r = pf_seterr(err, errlen, PF_EDB, "cannot start the fallback transaction: %s", pf_db_last_error(db)->message);
+    if (pf_db_connected(db) && PQtransactionStatus(pf_db_conn(db)) != PQTRANS_IDLE) pf__rollback(db);
+    return r;
+  }
+  r = pf__run_phase(db, lock, m, true, order, cur, fb, ran, err, errlen);
+  if (r == 0 && m->after && *ran > 0) {
+    r = pf__exec(db, m->after);
+    if (r == PF_EDB) r = pf__fallback_error(db, m, NULL, m->after, 1, err, errlen);
+  }
+  if (r == 0) r = pf_lock_check(lock, err, errlen);
+  if (r == 0) {
+    r = pf__exec(db, "COMMIT");
+    if (r == PF_EDB)
+      return pf_seterr(err, errlen, PF_EFALLBACK, "COMMIT of the fallback transaction failed: %s",
+                       pf_db_last_error(db)->message);
+    return r;
+  }
+  if (r == PF_EDB && err[0] == '\0')
+    pf_seterr(err, errlen, PF_EDB, "fallback transaction: %s", pf_db_last_error(db)->message);
+  pf__rollback(db);
+  return r;
+}
+
+int pf_fallback_apply(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, const pf_verify_t *v, pf_fallback_t *fb,
+                      char *err, size_t errlen) {
   memset(fb, 0, sizeof(*fb));
   fb->nitems = m->nitems;
   fb->outcome = pf_xcalloc(m->nitems ? m->nitems : 1, sizeof(*fb->outcome));
-  bool any_txn = false, any_out = false;
-  for (size_t i = 0; i < m->nitems; i++) {
-    if (!pf__needs(m, v, i)) continue;
-    if (m->items[i].transaction) any_txn = true;
-    else any_out = true;
-  }
-  if (!any_txn && !any_out) return 0;
+  fb->lock_wait_ms = pf_lock_waited_ms(lock);
+  bool any = false;
+  for (size_t i = 0; i < m->nitems; i++)
+    if (pf__needs(m, v, i)) any = true;
+  if (!any) return 0;
 
   size_t *order = pf_xcalloc(m->nitems, sizeof(*order));
   pf__order(m, order);
   pf_verify_t cur;
-  int r, ran = 0;
-  char buf[256], d1[32];
-  int64_t lock_id = pf_fallback_lock_id(m->lock_key);
-
-  /* The transaction part. The lock wait is bounded by statement_timeout: a replica repairing
-   * slowly holds it, and we want to wait for that, not fail on lock_timeout. */
-  snprintf(buf, sizeof(buf), "BEGIN; SET LOCAL statement_timeout = '%lldms'; SET LOCAL lock_timeout = 0",
-           (long long)m->statement_timeout_ms);
-  r = pf__exec(db, buf);
-  if (r != 0) goto fail_begin;
-  pf_log_debug("taking advisory lock %lld (lock_key \"%s\")", (long long)lock_id, m->lock_key);
-  uint64_t t0 = pf_now_ms();
-  snprintf(buf, sizeof(buf), "%lld", (long long)lock_id);
-  const char *params[1] = {buf};
-  r = pf_db_query(db, "SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", 1, params, 0);
-  if (r != 0) goto fail_txn;
-  fb->lock_wait_ms = (int64_t)(pf_now_ms() - t0);
-  if (fb->lock_wait_ms >= 100)
-    pf_log_info("waited %s for the fallback lock (another replica was repairing)",
-                pf_duration_format(fb->lock_wait_ms, d1, sizeof(d1)));
-
-  r = pf_catalog_verify(db, m, true, &cur, err, errlen);
+  int ran = 0;
+  /* Under the lock: what is still missing now that nobody else can be repairing? */
+  int r = pf_catalog_verify(db, m, false, &cur, err, errlen);
   if (r != 0) goto fail_verify;
-  snprintf(buf, sizeof(buf), "SET LOCAL lock_timeout = '%lldms'; SET LOCAL statement_timeout = '%lldms'",
-           (long long)m->lock_timeout_ms, (long long)m->statement_timeout_ms);
-  r = pf__exec(db, buf);
-  if (r != 0) goto fail_cur;
-
-  r = pf__run_phase(db, m, true, order, &cur, fb, &ran, err, errlen);
-  if (r != 0) goto fail_phase;
-  if (m->after && ran > 0) {
-    r = pf__exec(db, m->after);
-    if (r != 0) {
-      if (r != PF_ESIGNAL) r = pf__fallback_error(db, m, NULL, m->after, 1, err, errlen);
-      goto fail_phase;
-    }
+  bool any_txn = false, any_out = false;
+  for (size_t i = 0; i < m->nitems; i++) {
+    if (!pf__needs(m, &cur, i)) continue;
+    if (m->items[i].transaction) any_txn = true;
+    else any_out = true;
   }
-  r = pf__exec(db, "COMMIT");
-  if (r != 0) {
-    if (r == PF_EDB) r = pf_seterr(err, errlen, PF_EFALLBACK, "COMMIT of the fallback transaction failed: %s",
-                                   pf_db_last_error(db)->message);
-    goto fail_phase;
+  if (any_txn) {
+    r = pf__run_txn(db, lock, m, order, &cur, fb, &ran, err, errlen);
+    if (r != 0) goto fail;
   }
-  /* Items that were already present once we held the lock were repaired by someone else. */
-  for (size_t i = 0; i < m->nitems; i++)
-    if (pf__needs(m, v, i) && fb->outcome[i] == PF_FB_NONE && cur.items[i].state == PF_OBJ_PRESENT)
-      fb->outcome[i] = PF_FB_BY_OTHER;
+  pf__mark_by_other(m, v, &cur, fb);
 
   if (any_out) {
     int before = ran;
-    pf_verify_free(&cur);
-    r = pf_catalog_verify(db, m, false, &cur, err, errlen);
-    if (r != 0) goto fail_committed;
-    r = pf__run_phase(db, m, false, order, &cur, fb, &ran, err, errlen);
+    if (ran > 0) {
+      pf_verify_free(&cur);
+      r = pf_catalog_verify(db, m, false, &cur, err, errlen);
+      if (r != 0) goto fail_verify;
+    }
+    r = pf__run_phase(db, lock, m, false, order, &cur, fb, &ran, err, errlen);
     if (r == 0 && m->after && before == 0 && ran > 0) {
       r = pf__exec(db, m->after);
       if (r == PF_EDB) r = pf__fallback_error(db, m, NULL, m->after, 1, err, errlen);
     }
-    if (pf_db_connected(db) && pf__exec(db, "RESET lock_timeout; RESET statement_timeout") != 0 && r == 0)
-      r = pf_seterr(err, errlen, PF_EDB, "%s", pf_db_last_error(db)->message);
-    pf_verify_free(&cur);
-    free(order);
-    return r;
+    pf__mark_by_other(m, v, &cur, fb);
   }
-  pf_verify_free(&cur);
-  free(order);
-  return 0;
-
-fail_phase:
-fail_cur:
+fail:
   pf_verify_free(&cur);
 fail_verify:
-fail_txn:
-  if (r == PF_EDB && err[0] == '\0')
-    pf_seterr(err, errlen, PF_EDB, "fallback transaction: %s", pf_db_last_error(db)->message);
-  pf__rollback(db);
-  free(order);
-  return r;
-fail_begin:
-  if (r == PF_EDB) pf_seterr(err, errlen, PF_EDB, "cannot start the fallback transaction: %s", pf_db_last_error(db)->message);
-  free(order);
-  return r;
-fail_committed:
   free(order);
   return r;
 }

@@ -17,6 +17,7 @@
 #include "preflight/error.h"
 #include "preflight/exec.h"
 #include "preflight/fallback.h"
+#include "preflight/lock.h"
 #include "preflight/log.h"
 #include "preflight/manifest.h"
 #include "preflight/options.h"
@@ -39,6 +40,7 @@ typedef struct {
   bool have_before, have_after;
   pf_fallback_t fb;
   bool have_fb;
+  pf_lock_t *lock;           /* the replica-wide lock while held (lock.h) */
   pf_report_t report;
   uint64_t start_ms;
   char err[4096];
@@ -109,6 +111,15 @@ static bool pf__repairable(const pf_manifest_t *m, const pf_verify_t *v) {
   return false;
 }
 
+/* Takes the replica-wide lock into run->lock for `purpose`, waiting at most wait_ms for another
+ * holder. Every write preflight makes or starts happens between this and pf_lock_release. */
+static int pf__lock(pf_run_t *run, const char *purpose, int64_t wait_ms) {
+  const pf_manifest_t *m = &run->manifest;
+  pf_lock_opts_t lo = {.conninfo = m->database_url, .lock_key = m->lock_key,
+                       .connect_timeout_ms = m->connect_timeout_ms, .wait_ms = wait_ms, .purpose = purpose};
+  return pf_lock_acquire(&run->loop, &lo, &run->lock, run->err, sizeof(run->err));
+}
+
 /* Verifies, repairs what is missing, and verifies again from scratch. Returns 0 when every
  * required object is present, PF_EMISSING when not, or the failure. */
 static int pf__gate(pf_run_t *run) {
@@ -124,7 +135,11 @@ static int pf__gate(pf_run_t *run) {
 
   uint64_t t0 = pf_now_ms();
   run->err[0] = '\0';
-  r = pf_fallback_apply(run->db, &run->manifest, &run->before, &run->fb, run->err, sizeof(run->err));
+  r = pf__lock(run, "the fallbacks", run->manifest.statement_timeout_ms);
+  if (r != 0) return r;
+  r = pf_fallback_apply(run->db, run->lock, &run->manifest, &run->before, &run->fb, run->err, sizeof(run->err));
+  pf_lock_release(run->lock);
+  run->lock = NULL;
   run->have_fb = true;
   run->report.fb = &run->fb;
   run->report.fallback_ms = (int64_t)(pf_now_ms() - t0);
@@ -176,6 +191,8 @@ static void pf__finish_report(pf_run_t *run, int r) {
  * in libuv's thread pool (we stopped waiting for it). */
 static bool pf__cleanup(pf_run_t *run) {
   bool closed = true;
+  pf_lock_release(run->lock);
+  run->lock = NULL;
   if (run->db) pf_db_free(run->db);
   run->db = NULL;
   if (run->have_loop) {
@@ -322,7 +339,8 @@ int main(int argc, char **argv) {
   if (r == 0 && run.opts.command != PF_CMD_WAIT) r = pf__gate(&run);
 
   if (run.have_manifest && run.opts.command != PF_CMD_WAIT && (r == 0 || run.have_before || r == PF_EUNAVAIL ||
-                                                              r == PF_EAUTH || r == PF_EFALLBACK || r == PF_EDB))
+                                                              r == PF_EAUTH || r == PF_EFALLBACK || r == PF_EDB ||
+                                                              r == PF_ELOCKWAIT || r == PF_ETIMEOUT))
     pf__finish_report(&run, r);
   if (r != 0) {
     if (r == PF_ESIGNAL)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "manifest_int.h"
+#include "preflight/sqllex.h"
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/expand.h"
@@ -341,6 +342,7 @@ static int pf__mfallback(pf__mctx_t *c, const pf_ynode_t *sec) {
       free(m->after);
       m->after = NULL;
       rc = pf__mstring(c, v, "fallback", "after", false, false, &m->after);
+      if (rc == 0) rc = pf_sqllex_check_sql(m->after, c->path, v->line, "fallback.after", c->err, c->errlen);
     } else {
       rc = pf__merr(c, k, "fallback",
                     "unknown key \"%s\" (expected mode, lock_key, lock_timeout, "

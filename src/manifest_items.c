@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "manifest_int.h"
+#include "preflight/sqllex.h"
 #include "preflight/error.h"
 
 #define PF__K(kind) (1u << PF_KIND_##kind)
@@ -473,6 +474,7 @@ static int pf__iparse(pf__mctx_t *c, pf_kind_t kind, const pf_ynode_t *node, con
   }
   int rc = pf__ifinish(c, idx, node, &slots, where);
   if (rc == 0) rc = pf__ifallback(c, &c->m->items[idx], &slots, where);
+  if (rc == 0) rc = pf_sqllex_check_item(&c->m->items[idx], c->path, where, c->err, c->errlen);
   if (rc == 0 && kind == PF_KIND_TABLE) rc = pf__icolumns(c, idx, slots.columns, where);
   return rc;
 }

@@ -33,6 +33,10 @@ pf_db_t *pf_db_new(uv_loop_t *loop);
  * the session. NULL is ignored. */
 void pf_db_free(pf_db_t *db);
 
+/* Sets the fallback_application_name of the next connections (default "preflight"): what
+ * pg_stat_activity shows unless the connection string sets application_name itself. */
+void pf_db_set_application_name(pf_db_t *db, const char *name);
+
 /* Starts connecting with `conninfo` (a URI, a key=value string, or NULL for libpq's PG* variables
  * and defaults). An attempt not finished within timeout_ms (0 = none) fails with timed_out set.
  * Returns 0 (cb will be called) or a negative error (cb will not). */

@@ -21,7 +21,9 @@
   XX(DB,       -1010,  69, "database error")                                    \
   XX(NOMEM,    -1011,  71, "out of memory")                                     \
   XX(IO,       -1012,  74, "input/output error")                                \
-  XX(INTERNAL, -1013,  70, "internal error")
+  XX(INTERNAL, -1013,  70, "internal error")                                    \
+  XX(LOCKWAIT, -1014,  75, "timed out waiting for the replica-wide lock")       \
+  XX(TIMEOUT,  -1015,  75, "a query of preflight's timed out")
 
 typedef enum {
 #define PF__ERRNO_ENUM(name, code, status, msg) PF_E##name = (code),

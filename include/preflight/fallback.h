@@ -1,10 +1,8 @@
 /* Repair: run the manifest's fallback SQL for what is missing, once across all replicas.
  *
- * Every replica that shares a lock_key takes the same transaction-scoped advisory lock, so they
- * serialise; the one that gets it first repairs, the others find everything present when they
- * re-verify under the lock. A transaction-scoped lock (not a session lock) is what keeps this
- * correct behind a transaction-pooling PgBouncer: the lock lives exactly as long as the
- * transaction that holds it, on whichever server connection runs it. */
+ * The caller holds the replica-wide lock (lock.h) on its own connection; the fallbacks run on the
+ * main connection. The replica that gets the lock first repairs, the others find everything
+ * present when they verify again under it. */
 #ifndef PREFLIGHT_FALLBACK_H
 #define PREFLIGHT_FALLBACK_H
 
@@ -12,6 +10,7 @@
 
 #include "preflight/catalog.h"
 #include "preflight/db.h"
+#include "preflight/lock.h"
 #include "preflight/manifest.h"
 
 typedef enum {
@@ -28,18 +27,16 @@ typedef struct {
   int64_t lock_wait_ms;
 } pf_fallback_t;
 
-/* Repairs the items that v says are not present and that carry a fallback. Returns 0 (whether
- * or not anything needed doing; outcomes in *fb), PF_EFALLBACK with the item, the file:line of
- * the failing SQL and PostgreSQL's error in err (the transaction was rolled back), PF_EDB or
- * PF_ESIGNAL. Free *fb with pf_fallback_free in every case. */
-int pf_fallback_apply(pf_db_t *db, const pf_manifest_t *m, const pf_verify_t *v, pf_fallback_t *fb,
-                      char *err, size_t errlen) PF_MUST_CHECK;
+/* Repairs the items that v (the verification before the lock) says are not present and that
+ * carry a fallback, verifying again first. `lock` must be held (pf_lock_acquire); it is checked
+ * before every commit and every transaction: false statement, and stays held on return. Returns 0
+ * (whether or not anything needed doing; outcomes in *fb), PF_EFALLBACK with the item, the
+ * file:line of the failing SQL and PostgreSQL's error in err (the transaction was rolled back),
+ * PF_EDB, PF_ECONFIG, PF_ETIMEOUT or PF_ESIGNAL. Free *fb with pf_fallback_free in every case. */
+int pf_fallback_apply(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, const pf_verify_t *v,
+                      pf_fallback_t *fb, char *err, size_t errlen) PF_MUST_CHECK;
 
 void pf_fallback_free(pf_fallback_t *fb);
-
-/* The advisory lock key for lock_key: 64-bit FNV-1a of its bytes, as PostgreSQL's bigint. Pure
- * and stable across versions, unlike hashtext(). */
-int64_t pf_fallback_lock_id(const char *lock_key);
 
 /* Converts a 1-based character position in sql (PostgreSQL counts characters, not bytes) to a
  * line and column, with the line offset by first_line. */

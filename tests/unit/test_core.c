@@ -93,8 +93,8 @@ static void test_type_mods(void) {
 }
 
 static void test_fallback_helpers(void) {
-  CHECK(pf_fallback_lock_id("preflight") == pf_fallback_lock_id("preflight"));
-  CHECK(pf_fallback_lock_id("preflight") != pf_fallback_lock_id("preflight2"));
+  CHECK(pf_lock_id("preflight") == pf_lock_id("preflight"));
+  CHECK(pf_lock_id("preflight") != pf_lock_id("preflight2"));
   int line, col;
   pf_fallback_position("SELECT 1;\nSELEC 2;", 11, 1, &line, &col);
   CHECK(line == 2 && col == 1);
