@@ -50,6 +50,7 @@ typedef struct {
  * before the network is touched. */
 static int pf__load(pf_run_t *run) {
   const char *path = pf_options_manifest_path(&run->opts);
+  pf_manifest_set_fallback_root(run->opts.fallback_root);
   int r = pf_manifest_load(path, &run->manifest, run->err, sizeof(run->err));
   if (r != 0) return r;
   run->have_manifest = true;

@@ -470,6 +470,11 @@ static void pf__mdefaults_init(pf_manifest_t *m) {
   m->default_schema = pf_xstrdup("public");
 }
 
+/* The --fallback-root folder, or NULL for the manifest's own folder. */
+static const char *pf__fallback_root;
+
+void pf_manifest_set_fallback_root(const char *dir) { pf__fallback_root = dir && *dir ? dir : NULL; }
+
 /* Parses and validates a manifest held in memory; see manifest.h. */
 int pf_manifest_parse(const char *text, size_t len, const char *path, const char *dir,
                       pf_manifest_t *m, char *err, size_t errlen) {
@@ -478,6 +483,7 @@ int pf_manifest_parse(const char *text, size_t len, const char *path, const char
   pf_manifest_t tmp = {0};
   pf__mctx_t c = {.path = path, .dir = dir && *dir ? dir : ".", .m = &tmp, .err = err,
                   .errlen = errlen};
+  c.root = pf__fallback_root ? pf__fallback_root : c.dir;
   pf_ynode_t *root = NULL;
   int rc = pf_ydoc_parse(text, len, path, &root, err, errlen);
   if (rc != 0) return rc;

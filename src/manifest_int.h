@@ -11,6 +11,7 @@
 typedef struct {
   const char *path;     /* for messages */
   const char *dir;      /* fallback_file paths are relative to it */
+  const char *root;     /* and must resolve to a file under this folder (default: dir) */
   pf_manifest_t *m;     /* being filled */
   size_t cap;           /* allocated length of m->items */
   char *err;

@@ -388,6 +388,32 @@ static int pf__ifinish(pf__mctx_t *c, size_t idx, const pf_ynode_t *item, const 
   return pf__merr(c, item, where, "internal error: unknown kind");
 }
 
+/* Checks that a fallback_file resolves to a file inside the allowed folder (the manifest's, or
+ * --fallback-root): an absolute path, "../" or a symlink planted beside the manifest could
+ * otherwise send /etc/shadow to the server as SQL, and its syntax error would quote it back into
+ * the logs. On success *real is the resolved path (the caller reads the file through it, and
+ * frees it); messages keep naming the path as written. Returns 0 or PF_ECONFIG. */
+static int pf__ifallback_confined(pf__mctx_t *c, pf_item_t *it, const pf_ynode_t *at,
+                                  const char *field, char **out) {
+  char *real;
+  *out = NULL;
+  const char *why;
+  int in = pf_path_within(it->fallback_path, c->root, &real, &why);
+  if (in < 0)
+    return pf__merr(c, at, field, "cannot read \"%s\" (%s): %s", it->fallback_file,
+                    it->fallback_path, why);
+  if (in > 0) {
+    int rc = pf__merr(c, at, field,
+                      "\"%s\" resolves to %s, outside %s; fallback files must lie in the "
+                      "manifest's folder unless --fallback-root (PREFLIGHT_FALLBACK_ROOT) allows "
+                      "another", it->fallback_file, real, c->root);
+    free(real);
+    return rc;
+  }
+  *out = real;
+  return 0;
+}
+
 /* Reads `fallback:` or `fallback_file:`. A file is read now, so a missing file fails start-up
  * before any waiting, and later reads cannot see a half-updated file. */
 static int pf__ifallback(pf__mctx_t *c, pf_item_t *it, const pf__islots_t *s,
@@ -414,7 +440,11 @@ static int pf__ifallback(pf__mctx_t *c, pf_item_t *it, const pf__islots_t *s,
   snprintf(field, sizeof(field), "%s.fallback_file", where);
   size_t len;
   const char *why;
-  if (pf__mread_file(it->fallback_path, true, &it->fallback, &len, &why) != 0)
+  char *real;
+  if (pf__ifallback_confined(c, it, s->file, field, &real) != 0) return PF_ECONFIG;
+  int read = pf__mread_file(real, true, &it->fallback, &len, &why);
+  free(real);
+  if (read != 0)
     return pf__merr(c, s->file, field, "cannot read \"%s\" (%s): %s", it->fallback_file,
                     it->fallback_path, why);
   if (len == 0)

@@ -21,7 +21,8 @@ static const struct {
 
 /* The options that take a value, as a table: short name, long name. */
 enum { PF__OPT_MANIFEST = 1, PF__OPT_URL, PF__OPT_TIMEOUT, PF__OPT_LOG_FORMAT, PF__OPT_REPORT,
-       PF__OPT_FORMAT, PF__OPT_SCHEMA, PF__OPT_TABLE, PF__OPT_HEALTH_LISTEN, PF__OPT_HEALTH_INTERVAL };
+       PF__OPT_FORMAT, PF__OPT_SCHEMA, PF__OPT_TABLE, PF__OPT_HEALTH_LISTEN, PF__OPT_HEALTH_INTERVAL,
+       PF__OPT_FALLBACK_ROOT };
 static const struct {
   char short_name;
   const char *long_name;
@@ -32,6 +33,7 @@ static const struct {
     {0, "report", PF__OPT_REPORT},               {0, "format", PF__OPT_FORMAT},
     {0, "schema", PF__OPT_SCHEMA},               {0, "table", PF__OPT_TABLE},
     {0, "health-listen", PF__OPT_HEALTH_LISTEN}, {0, "health-interval", PF__OPT_HEALTH_INTERVAL},
+    {0, "fallback-root", PF__OPT_FALLBACK_ROOT},
 };
 
 void pf_options_usage(void) {
@@ -58,6 +60,8 @@ void pf_options_usage(void) {
       "      --health-interval D  re-verify at most once per D (default 10s)\n"
       "      --log-format text|json  stderr log format (PREFLIGHT_LOG_FORMAT)\n"
       "      --report FILE        write the JSON report there (PREFLIGHT_REPORT)\n"
+      "      --fallback-root DIR  fallback_file may lie anywhere under DIR, not only in the\n"
+      "                           manifest's folder (PREFLIGHT_FALLBACK_ROOT)\n"
       "      --format text|json   check: print the JSON report on stdout\n"
       "  -q, --quiet              only warnings and errors (PREFLIGHT_LOG_LEVEL=warn)\n"
       "  -v, --verbose            debug output (PREFLIGHT_LOG_LEVEL=debug)\n"
@@ -104,6 +108,7 @@ static int pf__from_env(pf_options_t *o, char *err, size_t errlen) {
   if ((v = getenv("PREFLIGHT_LOG_FORMAT")) && *v)
     if (pf__log_format("PREFLIGHT_LOG_FORMAT", v, &o->log_format, PF_ECONFIG, err, errlen)) return PF_ECONFIG;
   if ((v = getenv("PREFLIGHT_REPORT")) && *v) o->report_path = v;
+  if ((v = getenv("PREFLIGHT_FALLBACK_ROOT")) && *v) o->fallback_root = v;
   if ((v = getenv("PREFLIGHT_LOG_LEVEL")) && *v) {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     size_t i;
@@ -138,7 +143,12 @@ static int pf__apply(pf_options_t *o, int id, const char *name, const char *val,
       break;
     case PF__OPT_HEALTH_LISTEN: o->health_listen = val; break;
     case PF__OPT_HEALTH_INTERVAL:
-      return pf__duration_opt(name, val, &o->health_interval_ms, PF_EUSAGE, err, errlen);
+      if (pf__duration_opt(name, val, &o->health_interval_ms, PF_EUSAGE, err, errlen) != 0) return PF_EUSAGE;
+      /* 0 used to fall back to 10 s without a word; a probe on every request is not offered. */
+      if (o->health_interval_ms <= 0)
+        return pf_seterr(err, errlen, PF_EUSAGE, "%s: must be more than 0 (how long a probe's result is reused)", name);
+      break;
+    case PF__OPT_FALLBACK_ROOT: o->fallback_root = val; break;
   }
   return 0;
 }

@@ -1,6 +1,8 @@
 /* Allocation, error-buffer and string-buffer helpers. */
 #include "preflight/util.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,28 @@ void pf_buf_free(pf_buf_t *b) {
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
+}
+
+int pf_path_within(const char *path, const char *root, char **real, const char **why) {
+  *real = NULL;
+  char *r = realpath(root, NULL);
+  if (r == NULL) {
+    *why = strerror(errno);
+    return -1;
+  }
+  char *p = realpath(path, NULL);
+  if (p == NULL) {
+    *why = strerror(errno);
+    free(r);
+    return -1;
+  }
+  size_t n = strlen(r);
+  /* "/" contains everything; otherwise the next character must end the root's last name, so
+   * that /app does not contain /application. */
+  bool inside = strcmp(r, "/") == 0 || (strncmp(p, r, n) == 0 && (p[n] == '/' || p[n] == '\0'));
+  free(r);
+  *real = p;
+  return inside ? 0 : 1;
 }
 
 uint64_t pf_now_ms(void) {

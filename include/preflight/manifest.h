@@ -137,6 +137,10 @@ typedef struct {
   size_t nitems;
 } pf_manifest_t;
 
+/* fallback_file paths must resolve (symlinks and ".." followed) to a file inside this folder;
+ * NULL, the default, means the manifest's own folder. Set from --fallback-root before loading. */
+void pf_manifest_set_fallback_root(const char *dir);
+
 /* Reads, parses and validates the manifest at `path`, including every fallback_file. Returns 0, or
  * PF_ECONFIG with "file:line:column: message" in err (PF_EIO is never returned: an unreadable file
  * is a configuration error too). On failure *m is left empty and needs no pf_manifest_free. */

@@ -33,6 +33,7 @@ typedef struct {
   pf_log_format_t log_format;
   pf_log_level_t log_level;
   const char *report_path;        /* --report / PREFLIGHT_REPORT */
+  const char *fallback_root;      /* --fallback-root / PREFLIGHT_FALLBACK_ROOT; NULL: the manifest's folder */
   bool json_stdout;               /* check --format json */
   const char **schemas;           /* snapshot --schema (repeatable) */
   int nschemas;

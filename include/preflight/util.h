@@ -48,6 +48,12 @@ void pf_buf_json_string(pf_buf_t *b, const char *s);
 char *pf_buf_steal(pf_buf_t *b);
 void pf_buf_free(pf_buf_t *b);
 
+/* Resolves `path` (every symlink and "..") and says whether the result lies inside the
+ * directory `root` (resolved too). Returns 0 when it does and 1 when not, with the resolved path
+ * in *real either way (the caller frees it); -1 when either cannot be resolved, with *why set to
+ * a static reason. */
+int pf_path_within(const char *path, const char *root, char **real, const char **why) PF_MUST_CHECK;
+
 /* Monotonic clock in milliseconds, for budgets and timings. */
 uint64_t pf_now_ms(void);
 

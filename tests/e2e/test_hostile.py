@@ -96,3 +96,62 @@ def test_manifest_too_large_names_a_position(manifest):
     assert p.returncode == 78, err
     # 4 MiB = 11 bytes of "version: 1\n" + 4095 full lines + 1013 bytes of line 4097.
     assert "line 4097" in err and "column 1014" in err, err
+
+
+def _lint(m, *extra, env=None):
+    p = subprocess.run([preflight_bin(), "lint", "-f", m, *extra], env=preflight_env(env),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    return p.returncode, p.stderr.decode()
+
+
+def test_fallback_file_is_confined_to_the_manifest_folder(manifest, tmp_path):
+    # Issue 10 item 11: fallback_file could be absolute, ../ or a symlink to /etc/shadow, whose
+    # contents would be sent as SQL (and quoted back by the syntax error).
+    outside = tmp_path.parent / (tmp_path.name + "-outside.sql")
+    outside.write_text("SELECT 1;\n")
+    app = tmp_path / "app"
+    (app / "sql").mkdir(parents=True)
+    (app / "sql" / "ok.sql").write_text("CREATE TABLE t ();\n")
+    os.symlink("/etc/shadow", app / "sql" / "shadow.sql")
+    os.symlink(outside, app / "sql" / "out.sql")
+    os.symlink("ok.sql", app / "sql" / "alias.sql")          # inside: fine
+    cases = {
+        "/etc/passwd": False,
+        str(outside): False,
+        f"../../{outside.name}": False,
+        "sql/../../../" + outside.name: False,
+        "sql/shadow.sql": False,
+        "sql/out.sql": False,
+        "sql/ok.sql": True,
+        "sql/alias.sql": True,
+        str(app / "sql" / "ok.sql"): True,                   # absolute but inside
+    }
+    try:
+        for ref, allowed in cases.items():
+            m = app / "preflight.yaml"
+            m.write_text(f"version: 1\ntables:\n  - name: t\n    fallback_file: '{ref}'\n")
+            code, err = _lint(m)
+            if allowed:
+                assert code == 0, (ref, err)
+            else:
+                assert code == 78, (ref, code, err)
+                assert "preflight.yaml:4" in err and "outside" in err and "--fallback-root" in err, err
+                assert "root:" not in err
+        # The explicit option (or its variable) widens the folder.
+        m.write_text(f"version: 1\ntables:\n  - name: t\n    fallback_file: '{outside}'\n")
+        assert _lint(m, "--fallback-root", str(tmp_path.parent))[0] == 0
+        assert _lint(m, env={"PREFLIGHT_FALLBACK_ROOT": "/"})[0] == 0
+        assert _lint(m, "--fallback-root", str(app))[0] == 78
+    finally:
+        outside.unlink()
+
+
+def test_health_interval_zero_is_a_usage_error(manifest):
+    # Issue 10 item 10: --health-interval 0 silently meant 10 s.
+    m = manifest("version: 1\n")
+    p = subprocess.run([preflight_bin(), "run", "-f", m, "--init", "--health-listen",
+                        "127.0.0.1:0", "--health-interval", "0", "--", "true"],
+                       env=preflight_env(None), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=20)
+    assert p.returncode == 64, p
+    assert "--health-interval" in p.stderr.decode(), p

@@ -399,7 +399,12 @@ static void test_items(void) {
     close(fd);
     snprintf(text, sizeof(text), "version: 1\nchecks: [{name: c, sql: x, fallback_file: '%s'}]\n",
              big);
+    /* Outside the allowed folder it is not even opened; allowed, it is too large. */
     CHECK(parse(text, &m, err, sizeof(err)) == PF_ECONFIG);
+    CHECK(strstr(err, "outside") != NULL);
+    pf_manifest_set_fallback_root("/");
+    CHECK(parse(text, &m, err, sizeof(err)) == PF_ECONFIG);
+    pf_manifest_set_fallback_root("data/manifests");
     CHECK(strstr(err, "t.yaml:2:43: checks[0].fallback_file: cannot read") == err);
     if (strstr(err, "t.yaml:2:43:") != err) fprintf(stderr, "  %s\n", err);
     CHECK(strstr(err, "larger than the 4 MiB limit") != NULL);
@@ -450,6 +455,9 @@ static void test_limits_and_names(void) {
 }
 
 int main(void) {
+  /* The test manifests share one sql/ folder beside their own (../sql/x.sql): that is what
+   * --fallback-root is for. */
+  pf_manifest_set_fallback_root("data/manifests");
   test_valid_files();
   test_invalid_files();
   test_contract_example();
