@@ -23,6 +23,7 @@
 #include "preflight/options.h"
 #include "preflight/probe.h"
 #include "preflight/report.h"
+#include "preflight/services.h"
 #include "preflight/signals.h"
 #include "preflight/snapshot.h"
 #include "preflight/supervise.h"
@@ -49,9 +50,11 @@ typedef struct {
 /* Loads and validates the manifest and the connection string: everything that can be wrong
  * before the network is touched. */
 static int pf__load(pf_run_t *run) {
-  const char *path = pf_options_manifest_path(&run->opts);
+  const char *path;
+  int r = pf_options_find_manifest(&run->opts, &path, run->err, sizeof(run->err));
+  if (r != 0) return r;
   pf_manifest_set_fallback_root(run->opts.fallback_root);
-  int r = pf_manifest_load(path, &run->manifest, run->err, sizeof(run->err));
+  r = pf_manifest_load(path, &run->manifest, run->err, sizeof(run->err));
   if (r != 0) return r;
   run->have_manifest = true;
   pf_options_resolve(&run->opts, &run->manifest);
@@ -69,7 +72,8 @@ static int pf__start_loop(pf_run_t *run) {
   return 0;
 }
 
-/* Waits until the database accepts a session and answers. */
+/* Waits until the database accepts a session and answers, and every service in wait.services
+ * answers too: the services' attempts run on the same loop while the database is waited for. */
 static int pf__wait(pf_run_t *run) {
   const pf_manifest_t *m = &run->manifest;
   pf_wait_opts_t wo = {
@@ -81,9 +85,21 @@ static int pf__wait(pf_run_t *run) {
   };
   pf_wait_stats_t st = {0};
   uint64_t t0 = pf_now_ms();
+  pf_services_opts_t so = {.start_ms = t0, .timeout_ms = wo.timeout_ms, .connect_timeout_ms = wo.connect_timeout_ms,
+                           .interval_ms = wo.interval_ms, .max_interval_ms = wo.max_interval_ms};
+  pf_services_t *svcs =
+      m->nservices ? pf_services_start(&run->loop, (const char *const *)m->services, m->nservices, &so) : NULL;
   int r = pf_wait_ready(run->db, &wo, &st, run->err, sizeof(run->err));
   run->report.wait_ms = (int64_t)(pf_now_ms() - t0);
-  if (r != 0) return r;
+  if (r == PF_EUNAVAIL && svcs) {
+    char more[1024];
+    size_t n = strlen(run->err);
+    snprintf(run->err + n, sizeof(run->err) - n, "%s", pf_services_pending(svcs, more, sizeof(more)));
+  }
+  if (r != 0) {
+    pf_services_free(svcs);
+    return r;
+  }
   PGconn *c = pf_db_conn(run->db);
   run->report.host = PQhost(c);
   run->report.port = PQport(c);
@@ -93,7 +109,12 @@ static int pf__wait(pf_run_t *run) {
   pf_log_info("database ready: %s:%s/%s (PostgreSQL %s) after %d attempt%s in %s", run->report.host, run->report.port,
               run->report.dbname, run->report.server_version ? run->report.server_version : "?", st.attempts,
               st.attempts == 1 ? "" : "s", pf_duration_format(run->report.wait_ms, d, sizeof(d)));
-  return 0;
+  if (svcs) {
+    r = pf_services_wait(svcs, run->err, sizeof(run->err));
+    pf_services_free(svcs);
+    run->report.wait_ms = (int64_t)(pf_now_ms() - t0);
+  }
+  return r;
 }
 
 /* Verifies the manifest into *v, adding to the verify timing and query count. */

@@ -16,6 +16,7 @@
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/expand.h"
+#include "preflight/service_url.h"
 
 static const char *const pf__kind_names[] = {
 #define PF__KIND_NAME(name, singular, plural) singular,
@@ -281,6 +282,26 @@ static int pf__mdatabase(pf__mctx_t *c, const pf_ynode_t *sec) {
   return 0;
 }
 
+/* Parses `wait.services`: a list of service URLs (services.h), ${VAR}-expanded, each checked. */
+static int pf__mservices(pf__mctx_t *c, const pf_ynode_t *list) {
+  if (list->kind != PF_YNODE_SEQUENCE)
+    return pf__merr(c, list, "wait.services", "expected a list of URLs, got %s", pf_ynode_describe(list));
+  for (size_t i = 0; i < list->n; i++) {
+    char *url, why[512];
+    int rc = pf__mstring(c, list->items[i], "wait", "services", true, false, &url);
+    if (rc != 0) return rc;
+    pf_service_t svc;
+    if (pf_service_parse(url, &svc, why, sizeof(why)) != 0) {
+      free(url);
+      return pf__merr(c, list->items[i], "wait.services", "%s", why);
+    }
+    pf_service_free(&svc);
+    c->m->services = pf_xrealloc(c->m->services, sizeof(char *) * (c->m->nservices + 1));
+    c->m->services[c->m->nservices++] = url;
+  }
+  return 0;
+}
+
 /* Parses `wait:`; its values are ${VAR}-expanded. */
 static int pf__mwait(pf__mctx_t *c, const pf_ynode_t *sec) {
   pf_manifest_t *m = c->m;
@@ -298,8 +319,10 @@ static int pf__mwait(pf__mctx_t *c, const pf_ynode_t *sec) {
     } else if (strcmp(k->text, "max_interval") == 0) {
       rc = pf__mduration(c, v, "wait", "max_interval", true, &m->wait_max_interval_ms);
       max_interval = v;
+    } else if (strcmp(k->text, "services") == 0) {
+      rc = pf__mservices(c, v);
     } else {
-      rc = pf__merr(c, k, "wait", "unknown key \"%s\" (expected timeout, interval, max_interval)",
+      rc = pf__merr(c, k, "wait", "unknown key \"%s\" (expected timeout, interval, max_interval, services)",
                     pf_ynode_excerpt(k, ex, sizeof(ex)));
     }
     if (rc != 0) return rc;
@@ -564,5 +587,7 @@ void pf_manifest_free(pf_manifest_t *m) {
   free(m->lock_key);
   free(m->after);
   free(m->default_schema);
+  for (size_t i = 0; i < m->nservices; i++) free(m->services[i]);
+  free(m->services);
   memset(m, 0, sizeof(*m));
 }

@@ -1,5 +1,6 @@
 /* Command-line parsing. Options are read up to "--" or the first argument that is not an option,
- * POSIX style, so that `preflight node server.js --port 3000` passes `--port 3000` to the app. */
+ * POSIX style, so that `preflight node server.js --port 3000` passes `--port 3000` to the app. A
+ * leading "--" (the `ENTRYPOINT ["preflight", "--"]` form) does not end them; see options.h. */
 #include "preflight/options.h"
 
 #include <stdio.h>
@@ -10,6 +11,8 @@
 
 #include "preflight/duration.h"
 #include "preflight/error.h"
+#include "preflight/secretfile.h"
+#include "preflight/service_url.h"
 
 static const struct {
   const char *name;
@@ -22,7 +25,7 @@ static const struct {
 /* The options that take a value, as a table: short name, long name. */
 enum { PF__OPT_MANIFEST = 1, PF__OPT_URL, PF__OPT_TIMEOUT, PF__OPT_LOG_FORMAT, PF__OPT_REPORT,
        PF__OPT_FORMAT, PF__OPT_SCHEMA, PF__OPT_TABLE, PF__OPT_HEALTH_LISTEN, PF__OPT_HEALTH_INTERVAL,
-       PF__OPT_FALLBACK_ROOT };
+       PF__OPT_FALLBACK_ROOT, PF__OPT_SERVICE };
 static const struct {
   char short_name;
   const char *long_name;
@@ -34,6 +37,7 @@ static const struct {
     {0, "schema", PF__OPT_SCHEMA},               {0, "table", PF__OPT_TABLE},
     {0, "health-listen", PF__OPT_HEALTH_LISTEN}, {0, "health-interval", PF__OPT_HEALTH_INTERVAL},
     {0, "fallback-root", PF__OPT_FALLBACK_ROOT},
+    {0, "service", PF__OPT_SERVICE},
 };
 
 void pf_options_usage(void) {
@@ -41,23 +45,34 @@ void pf_options_usage(void) {
       "Usage:\n"
       "  preflight [run] [OPTIONS] [--] [COMMAND [ARG...]]  wait, verify, fall back, then exec COMMAND\n"
       "  preflight check [OPTIONS]     wait and verify; never writes; exit 0 or 65\n"
-      "  preflight wait  [OPTIONS]     only wait until the database is ready\n"
+      "  preflight wait  [OPTIONS]     only wait until the database (and services) are ready\n"
       "  preflight lint  [OPTIONS]     validate the manifest and fallback files offline\n"
       "  preflight snapshot [OPTIONS] [--schema S]... [--table T]...\n"
       "                                print a manifest describing the live database\n"
       "  preflight --help | --version\n"
       "\n"
+      "Options end at COMMAND or at \"--\". A \"--\" given first only says that no subcommand\n"
+      "follows, so with ENTRYPOINT [\"preflight\", \"--\"] the image's CMD (or Kubernetes args) may\n"
+      "start with options: --init node server.js. A second \"--\" ends them for good.\n"
+      "\n"
       "Options:\n"
       "  -f, --manifest FILE      manifest (PREFLIGHT_MANIFEST; default ./preflight.yaml,\n"
       "                           else /etc/preflight/preflight.yaml)\n"
-      "  -d, --database-url URL   libpq URI or key=value string (DATABASE_URL; else the\n"
-      "                           manifest's database.url; else libpq's PG* variables)\n"
+      "  -d, --database-url URL   libpq URI or key=value string (DATABASE_URL, or the file\n"
+      "                           DATABASE_URL_FILE names; else the manifest's database.url;\n"
+      "                           else libpq's PG* variables; PGPASSWORD_FILE too)\n"
       "  -t, --timeout DURATION   total wait budget, 0 = no limit (PREFLIGHT_TIMEOUT)\n"
+      "      --service URL        also wait for tcp://HOST:PORT, http://HOST[:PORT]/PATH (2xx)\n"
+      "                           or redis://HOST[:PORT] (PING); repeatable; replaces\n"
+      "                           wait.services (PREFLIGHT_SERVICES, comma-separated)\n"
       "      --check              report what is missing, apply nothing (PREFLIGHT_MODE=check)\n"
       "      --init               stay PID 1 and supervise COMMAND (PREFLIGHT_INIT=1)\n"
       "      --init-group         with --init, forward signals to COMMAND's process group\n"
+      "                           (PREFLIGHT_INIT_GROUP=1; implies --init)\n"
       "      --health-listen A:P  with --init, serve GET /health and /ready on ADDR:PORT\n"
-      "      --health-interval D  re-verify at most once per D (default 10s)\n"
+      "                           (PREFLIGHT_HEALTH_LISTEN)\n"
+      "      --health-interval D  re-verify at most once per D, default 10s\n"
+      "                           (PREFLIGHT_HEALTH_INTERVAL)\n"
       "      --log-format text|json  stderr log format (PREFLIGHT_LOG_FORMAT)\n"
       "      --report FILE        write the JSON report there (PREFLIGHT_REPORT)\n"
       "      --fallback-root DIR  fallback_file may lie anywhere under DIR, not only in the\n"
@@ -68,11 +83,14 @@ void pf_options_usage(void) {
       "  -h, --help               this text\n"
       "  -V, --version            the version\n"
       "\n"
+      "Booleans in the environment: 1/0, true/false, yes/no, on/off (any case).\n"
       "Durations: 250ms, 5s, 2m, 1h, or a bare integer meaning seconds.\n"
-      "Exit codes: 0 ok; 64 usage; 65 objects missing; 69 database not ready in time;\n"
-      "  70 fallback failed (rolled back); 77 authentication/permission; 78 bad manifest or\n"
-      "  configuration; 126/127 COMMAND not executable/not found; 128+N stopped by signal N;\n"
-      "  otherwise COMMAND's own status.\n",
+      "Exit codes: 0 ok; 64 usage; 65 objects missing; 69 database or service not ready in\n"
+      "  time; 70 fallback failed (rolled back); 77 authentication/permission; 78 bad manifest\n"
+      "  or configuration; 126/127 COMMAND not executable/not found; 128+N stopped by signal N;\n"
+      "  otherwise COMMAND's own status.\n"
+      "The final error is also written to /dev/termination-log when that is writable\n"
+      "(Kubernetes; PREFLIGHT_TERMINATION_LOG names another file).\n",
       stdout);
 }
 
@@ -92,11 +110,58 @@ static int pf__log_format(const char *what, const char *s, pf_log_format_t *out,
   return 0;
 }
 
-/* Reads the PREFLIGHT_* variables: the layer between the command line and the manifest. */
+int pf_options_bool(const char *var, const char *value, bool *out, char *err, size_t errlen) {
+  static const char *const yes[] = {"1", "true", "yes", "on"};
+  static const char *const no[] = {"0", "false", "no", "off"};
+  for (size_t i = 0; i < PF_ARRAY_SIZE(yes); i++) {
+    if (strcasecmp(value, yes[i]) == 0) return *out = true, 0;
+    if (strcasecmp(value, no[i]) == 0) return *out = false, 0;
+  }
+  return pf_seterr(err, errlen, PF_EUSAGE, "%s: expected a boolean (1/0, true/false, yes/no, on/off), got \"%.40s\"",
+                   var, value);
+}
+
+/* Checks one service URL, naming where it came from. */
+static int pf__service_opt(const char *what, const char *url, int code, char *err, size_t errlen) {
+  pf_service_t svc;
+  char why[512];
+  if (pf_service_parse(url, &svc, why, sizeof(why)) != 0) return pf_seterr(err, errlen, code, "%s: %s", what, why);
+  pf_service_free(&svc);
+  return 0;
+}
+
+/* Splits PREFLIGHT_SERVICES ("tcp://redis:6379, http://auth/health") into o->services, checking
+ * each URL. Empty elements are skipped, so an empty variable clears the manifest's list. */
+static int pf__services_env(pf_options_t *o, const char *v, char *err, size_t errlen) {
+  o->services_buf = pf_xstrdup(v);
+  o->services_set = true;
+  for (char *save = NULL, *tok = strtok_r(o->services_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    while (*tok == ' ' || *tok == '\t' || *tok == '\n') tok++;
+    size_t n = strlen(tok);
+    while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t' || tok[n - 1] == '\n')) tok[--n] = '\0';
+    if (n == 0) continue;
+    int r = pf__service_opt("PREFLIGHT_SERVICES", tok, PF_ECONFIG, err, errlen);
+    if (r != 0) return r;
+    o->services = pf_xrealloc(o->services, sizeof(char *) * (size_t)(o->nservices + 1));
+    o->services[o->nservices++] = tok;
+  }
+  return 0;
+}
+
+/* Reads the PREFLIGHT_* variables, DATABASE_URL(_FILE) and PGPASSWORD_FILE: the layer between the
+ * command line and the manifest. */
 static int pf__from_env(pf_options_t *o, char *err, size_t errlen) {
   const char *v;
+  int r;
   if ((v = getenv("PREFLIGHT_MANIFEST")) && *v) o->manifest_path = v;
-  if ((v = getenv("DATABASE_URL")) && *v) o->database_url = v;
+  r = pf_secretfile_getenv("DATABASE_URL", &o->database_url, &o->database_url_buf, err, errlen);
+  if (r != 0) return r;
+  if (!((v = getenv("PGPASSWORD")) && *v) && getenv("PGPASSWORD_FILE")) {
+    r = pf_secretfile_read("PGPASSWORD_FILE", getenv("PGPASSWORD_FILE"), &o->pgpassword_buf, err, errlen);
+    if (r != 0) return r;
+    /* libpq reads only PGPASSWORD (or a passfile); a migration command expects it there too. */
+    setenv("PGPASSWORD", o->pgpassword_buf, 1);
+  }
   if ((v = getenv("PREFLIGHT_TIMEOUT")) && *v)
     if (pf__duration_opt("PREFLIGHT_TIMEOUT", v, &o->timeout_ms, PF_ECONFIG, err, errlen)) return PF_ECONFIG;
   if ((v = getenv("PREFLIGHT_MODE")) && *v) {
@@ -104,7 +169,29 @@ static int pf__from_env(pf_options_t *o, char *err, size_t errlen) {
     else if (strcmp(v, "apply") != 0)
       return pf_seterr(err, errlen, PF_ECONFIG, "PREFLIGHT_MODE: expected apply or check, got \"%s\"", v);
   }
-  if ((v = getenv("PREFLIGHT_INIT")) && *v) o->init = strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+  bool init_set = false;
+  if ((v = getenv("PREFLIGHT_INIT")) && *v) {
+    if ((r = pf_options_bool("PREFLIGHT_INIT", v, &o->init, err, errlen)) != 0) return r;
+    init_set = true;
+  }
+  if ((v = getenv("PREFLIGHT_INIT_GROUP")) && *v) {
+    if ((r = pf_options_bool("PREFLIGHT_INIT_GROUP", v, &o->init_group, err, errlen)) != 0) return r;
+    /* Like --init-group, it implies --init, unless PREFLIGHT_INIT says otherwise. */
+    if (o->init_group && !init_set) o->init = true;
+  }
+  if ((v = getenv("PREFLIGHT_HEALTH_LISTEN")) && *v) {
+    o->health_listen = v;
+    o->health_listen_env = true;
+  }
+  if ((v = getenv("PREFLIGHT_HEALTH_INTERVAL")) && *v) {
+    if (pf__duration_opt("PREFLIGHT_HEALTH_INTERVAL", v, &o->health_interval_ms, PF_ECONFIG, err, errlen))
+      return PF_ECONFIG;
+    if (o->health_interval_ms <= 0)
+      return pf_seterr(err, errlen, PF_ECONFIG,
+                       "PREFLIGHT_HEALTH_INTERVAL: must be more than 0 (how long a probe's result is reused)");
+  }
+  if ((v = getenv("PREFLIGHT_SERVICES")) != NULL)
+    if ((r = pf__services_env(o, v, err, errlen)) != 0) return r;
   if ((v = getenv("PREFLIGHT_LOG_FORMAT")) && *v)
     if (pf__log_format("PREFLIGHT_LOG_FORMAT", v, &o->log_format, PF_ECONFIG, err, errlen)) return PF_ECONFIG;
   if ((v = getenv("PREFLIGHT_REPORT")) && *v) o->report_path = v;
@@ -141,7 +228,24 @@ static int pf__apply(pf_options_t *o, int id, const char *name, const char *val,
       o->tables = pf_xrealloc(o->tables, sizeof(char *) * (size_t)(o->ntables + 1));
       o->tables[o->ntables++] = val;
       break;
-    case PF__OPT_HEALTH_LISTEN: o->health_listen = val; break;
+    case PF__OPT_HEALTH_LISTEN:
+      o->health_listen = val;
+      o->health_listen_env = false;
+      break;
+    case PF__OPT_SERVICE: {
+      int r = pf__service_opt(name, val, PF_EUSAGE, err, errlen);
+      if (r != 0) return r;
+      if (!o->services_set || o->services_buf) {
+        /* The first --service replaces PREFLIGHT_SERVICES' list. */
+        free(o->services_buf);
+        o->services_buf = NULL;
+        o->nservices = 0;
+        o->services_set = true;
+      }
+      o->services = pf_xrealloc(o->services, sizeof(char *) * (size_t)(o->nservices + 1));
+      o->services[o->nservices++] = val;
+      break;
+    }
     case PF__OPT_HEALTH_INTERVAL:
       if (pf__duration_opt(name, val, &o->health_interval_ms, PF_EUSAGE, err, errlen) != 0) return PF_EUSAGE;
       /* 0 used to fall back to 10 s without a word; a probe on every request is not offered. */
@@ -172,6 +276,9 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
       }
   }
   if (o->command == PF_CMD_CHECK) o->check_mode = true;
+
+  /* A leading "--" only rules out a subcommand (see options.h); options may still follow. */
+  if (i < argc && strcmp(argv[i], "--") == 0 && o->command == PF_CMD_RUN) i++;
 
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -206,7 +313,10 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
       snprintf(name, sizeof(name), "-%c", a[1]);
       if (a[2]) val = a + 2;
     }
-    if (id == 0) return pf_seterr(err, errlen, PF_EUSAGE, "unknown option %s (see preflight --help)", a);
+    if (id == 0)
+      return pf_seterr(err, errlen, PF_EUSAGE,
+                       "unknown option %s (see preflight --help; a COMMAND whose name starts with \"-\" goes after "
+                       "\"--\")", a);
     if (val == NULL) {
       if (i + 1 >= argc) return pf_seterr(err, errlen, PF_EUSAGE, "option %s needs a value", name);
       val = argv[++i];
@@ -225,16 +335,29 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
     return pf_seterr(err, errlen, PF_EUSAGE, "--schema and --table belong to the snapshot command");
   if (o->json_stdout && o->command != PF_CMD_CHECK)
     return pf_seterr(err, errlen, PF_EUSAGE, "--format belongs to the check command");
+  if (o->health_listen && o->health_listen_env && o->command != PF_CMD_RUN) {
+    /* The same environment often serves an init container's `preflight wait` and the app's
+     * `preflight --init`: only the one that supervises listens. */
+    o->health_listen = NULL;
+  }
   if (o->health_listen && !o->init)
-    return pf_seterr(err, errlen, PF_EUSAGE, "--health-listen needs --init");
+    return pf_seterr(err, errlen, PF_EUSAGE, o->health_listen_env ? "PREFLIGHT_HEALTH_LISTEN needs --init (or PREFLIGHT_INIT=1)"
+                                                                  : "--health-listen needs --init");
   return 0;
 }
 
 void pf_options_free(pf_options_t *o) {
   free(o->schemas);
   free(o->tables);
+  free(o->services);
+  free(o->services_buf);
+  free(o->database_url_buf);
+  free(o->pgpassword_buf);
   o->schemas = NULL;
   o->tables = NULL;
+  o->services = NULL;
+  o->services_buf = o->database_url_buf = o->pgpassword_buf = NULL;
+  o->database_url = NULL;
 }
 
 const char *pf_options_manifest_path(const pf_options_t *o) {
@@ -243,11 +366,41 @@ const char *pf_options_manifest_path(const pf_options_t *o) {
   return "/etc/preflight/preflight.yaml";
 }
 
+int pf_options_find_manifest(const pf_options_t *o, const char **path, char *err, size_t errlen) {
+  *path = pf_options_manifest_path(o);
+  if (access(*path, F_OK) == 0) return 0;
+  if (o->manifest_path)
+    return pf_seterr(err, errlen, PF_ECONFIG,
+                     "manifest %s (from %s) does not exist; write one with `preflight snapshot > %s` against a "
+                     "database that has the schema",
+                     *path, getenv("PREFLIGHT_MANIFEST") && getenv("PREFLIGHT_MANIFEST") == o->manifest_path
+                                ? "PREFLIGHT_MANIFEST" : "-f",
+                     *path);
+  char cwd[1024];
+  if (getcwd(cwd, sizeof(cwd)) == NULL) snprintf(cwd, sizeof(cwd), ".");
+  return pf_seterr(err, errlen, PF_ECONFIG,
+                   "no manifest: tried %s/preflight.yaml and /etc/preflight/preflight.yaml; write one with "
+                   "`preflight snapshot -d URL > preflight.yaml` against a database that has the schema, or name "
+                   "one with -f FILE or PREFLIGHT_MANIFEST",
+                   strcmp(cwd, "/") == 0 ? "" : cwd);
+}
+
 void pf_options_resolve(const pf_options_t *o, pf_manifest_t *m) {
   if (o->timeout_ms >= 0) m->wait_timeout_ms = o->timeout_ms;
   if (o->check_mode) m->mode = PF_MODE_CHECK;
   if (o->database_url) {
     free(m->database_url);
     m->database_url = pf_xstrdup(o->database_url);
+  }
+  if (o->services_set) {
+    /* A list replaces the manifest's, as every other setting does. */
+    for (size_t i = 0; i < m->nservices; i++) free(m->services[i]);
+    free(m->services);
+    m->services = NULL;
+    m->nservices = 0;
+    for (int i = 0; i < o->nservices; i++) {
+      m->services = pf_xrealloc(m->services, sizeof(char *) * (m->nservices + 1));
+      m->services[m->nservices++] = pf_xstrdup(o->services[i]);
+    }
   }
 }

@@ -123,6 +123,8 @@ typedef struct {
   int64_t wait_interval_ms;     /* default 50ms */
   int64_t wait_max_interval_ms; /* default 500ms (never below the interval) */
   bool has_wait_timeout;        /* the manifest set wait.timeout itself */
+  char **services;              /* wait.services: URLs checked by pf_service_parse (services.h) */
+  size_t nservices;
 
   /* fallback: */
   pf_mode_t mode;               /* default apply */
