@@ -97,23 +97,38 @@ static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
                     "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n");
 }
 
+/* Whether the manifest declares a column default / a constraint's references: the query only
+ * computes pg_get_expr and the referenced columns for the items whose judge reads them. */
+static const char *pf__f_has_default(const pf_manifest_t *m, const pf_item_t *it) { return it->default_expr ? "t" : "f"; }
+static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t *it) { return it->references ? "t" : "f"; }
+
 /* Adds the columns branch: type as format_type shows it, NOT NULL, whether the declared type
  * resolves to the same type OID, the declared type's canonical name, default, identity and
- * generated. Dropped columns (attisdropped) and system columns (attnum <= 0) never count. */
+ * generated. Dropped columns (attisdropped) and system columns (attnum <= 0) never count.
+ * A manifest names a handful of distinct types for thousands of columns: each distinct text is
+ * resolved once (to_regtype runs PostgreSQL's parser), then joined back by its text. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_type};
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_COLUMN), 4, f,
-                    "a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
-                    "  CASE WHEN t.ty IS NULL THEN NULL ELSE (pg_catalog.to_regtype(t.ty) IS NOT DISTINCT FROM a.atttypid)::text END,\n"
-                    "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(pg_catalog.format_type(pg_catalog.to_regtype(t.ty), NULL), '') END,\n"
-                    "  pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))",
-                    "i, s, r, col, ty",
-                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                    "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
-                    "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
-                    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum");
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_type, pf__f_has_default};
+  pf_buf_t unnest = {0};
+  int first = qb->nparams + 1;
+  if (pf__collect(qb, m, PF__KM(PF_KIND_COLUMN), 5, f, &unnest) == 0) return;
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql,
+                "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
+                "  CASE WHEN t.ty IS NULL THEN NULL ELSE (rt.oid IS NOT DISTINCT FROM a.atttypid)::text END,\n"
+                "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(rt.canon, '') END,\n"
+                "  CASE WHEN t.df = 't' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,\n"
+                "  coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
+                "FROM %s AS t(i, s, r, col, ty, df)\n"
+                "LEFT JOIN (SELECT u.ty, pg_catalog.to_regtype(u.ty) AS oid, pg_catalog.format_type(pg_catalog.to_regtype(u.ty), NULL) AS canon\n"
+                "           FROM (SELECT DISTINCT u.ty FROM unnest($%d::text[]) AS u(ty) WHERE u.ty IS NOT NULL) u) rt ON rt.ty = t.ty\n"
+                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
+                "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
+                "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum",
+                unnest.data, first + 4);
+  pf_buf_free(&unnest);
 }
-
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
  * types are resolved one by one with to_regtype, so PostgreSQL canonicalises them (int = int4 =
@@ -134,12 +149,14 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
                 "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
                 "FROM %s AS t(i, s, n, rt, rs)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN LATERAL (SELECT coalesce(array_agg(pg_catalog.to_regtype(a.ty)::oid ORDER BY a.o), '{}') AS types,\n"
-                "                          coalesce(bool_and(pg_catalog.to_regtype(a.ty) IS NOT NULL), true) AS ok\n"
-                "                   FROM unnest($%d::int[], $%d::text[]) WITH ORDINALITY AS a(i, ty, o) WHERE a.i = t.i) args ON true\n"
-                "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND args.ok\n"
-                "  AND p.proargtypes::text = pg_catalog.array_to_string(args.types, ' ')",
-                unnest.data, pai, pat);
+                "LEFT JOIN (SELECT a.i, array_agg(rt.oid::oid ORDER BY a.o) AS types, bool_and(rt.oid IS NOT NULL) AS ok\n"
+                "           FROM unnest($%d::int[], $%d::text[]) WITH ORDINALITY AS a(i, ty, o)\n"
+                "           JOIN (SELECT u.ty, pg_catalog.to_regtype(u.ty) AS oid FROM (SELECT DISTINCT u.ty FROM unnest($%d::text[]) AS u(ty)) u) rt\n"
+                "             ON rt.ty = a.ty\n"
+                "           GROUP BY a.i) args ON args.i = t.i\n"
+                "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND coalesce(args.ok, true)\n"
+                "  AND p.proargtypes::text = pg_catalog.array_to_string(coalesce(args.types, '{}'), ' ')",
+                unnest.data, pai, pat, pat);
   pf_buf_free(&unnest);
 }
 
@@ -343,17 +360,21 @@ static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
   "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.tn\n"
 
 static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
-  /* A foreign key's target as "schema.table(col, col)", in key order. */
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), 3, f,
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_has_references};
+  /* A foreign key's target as "schema.table(col, col)", in key order, computed only for the
+   * items that declare `references:`. The key columns come from one index lookup per foreign
+   * key (attnum = ANY), which keeps the query cheap in the planner's eyes too: past
+   * jit_above_cost PostgreSQL would spend longer compiling the query than running it. */
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), 4, f,
                     "co.oid IS NOT NULL, co.contype::text, co.convalidated::text,\n"
-                    "  (SELECT rn.nspname || '.' || rc.relname || '(' || string_agg(ra.attname, ', ' ORDER BY k.o) || ')'\n"
-                    "   FROM unnest(co.confkey) WITH ORDINALITY AS k(a, o)\n"
-                    "   JOIN pg_catalog.pg_attribute ra ON ra.attrelid = co.confrelid AND ra.attnum = k.a\n"
-                    "   JOIN pg_catalog.pg_class rc ON rc.oid = co.confrelid\n"
-                    "   JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace\n"
-                    "   GROUP BY rn.nspname, rc.relname), NULL, NULL, NULL",
-                    "i, ts, tn, n", PF__ON_TABLE "LEFT JOIN pg_catalog.pg_constraint co ON co.conrelid = c.oid AND co.conname = t.n");
+                    "  CASE WHEN t.rf = 't' AND co.contype = 'f' THEN rn.nspname || '.' || rc.relname || '(' ||\n"
+                    "    (SELECT string_agg(ra.attname, ', ' ORDER BY pg_catalog.array_position(co.confkey, ra.attnum))\n"
+                    "     FROM pg_catalog.pg_attribute ra WHERE ra.attrelid = co.confrelid AND ra.attnum = ANY (co.confkey)) || ')' END,\n"
+                    "  NULL, NULL, NULL",
+                    "i, ts, tn, n, rf",
+                    PF__ON_TABLE "LEFT JOIN pg_catalog.pg_constraint co ON co.conrelid = c.oid AND co.conname = t.n\n"
+                    "LEFT JOIN pg_catalog.pg_class rc ON rc.oid = co.confrelid\n"
+                    "LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace");
 }
 
 static void pf__branch_triggers(pf__qb_t *qb, const pf_manifest_t *m) {
