@@ -3,6 +3,7 @@
  * failed at the same instant still spread out. */
 #include "preflight/backoff.h"
 
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,5 +36,19 @@ int64_t pf_backoff_next(pf_backoff_t *b) {
   int64_t half = ceiling / 2;
   int64_t delay = half + (int64_t)(pf__rand(&b->rng) % (uint64_t)(ceiling - half + 1));
   b->ceiling_ms = ceiling > b->max_ms / 2 ? b->max_ms : ceiling * 2;
+  return delay < 1 ? 1 : delay;
+}
+
+bool pf_backoff_cheap(const char *sqlstate, const char *message) {
+  if (sqlstate && strcmp(sqlstate, "57P03") == 0) return true;
+  if (sqlstate && sqlstate[0]) return false;
+  /* libpq reports a refused or absent socket with strerror()'s text and no SQLSTATE. */
+  return message && (strstr(message, "Connection refused") || strstr(message, "No such file or directory"));
+}
+
+int64_t pf_backoff_next_cheap(pf_backoff_t *b) {
+  int64_t ceiling = b->initial_ms < PF_BACKOFF_CHEAP_MS ? b->initial_ms : PF_BACKOFF_CHEAP_MS;
+  int64_t half = ceiling / 2;
+  int64_t delay = half + (int64_t)(pf__rand(&b->rng) % (uint64_t)(ceiling - half + 1));
   return delay < 1 ? 1 : delay;
 }

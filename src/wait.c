@@ -133,6 +133,7 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
     bool timed_out = e->timed_out;
     char sqlstate[6];
     snprintf(sqlstate, sizeof(sqlstate), "%s", e->sqlstate);
+    bool cheap = pf_backoff_cheap(e->sqlstate, e->message);
     pf_db_disconnect(db);
     if (pf_wait_classify(e) == PF_EAUTH)
       return pf_seterr(err, errlen, PF_EAUTH, "cannot log in to %s: %s", where, cause);
@@ -146,7 +147,7 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
                        where, pf_duration_format(elapsed, d1, sizeof(d1)), st->attempts, st->attempts == 1 ? "" : "s",
                        cause, timed_out && strcmp(cause, now_cause) == 0 && shortened ? " (no answer within the budget)" : "");
     }
-    int64_t delay = pf_backoff_next(&bo);
+    int64_t delay = cheap ? pf_backoff_next_cheap(&bo) : pf_backoff_next(&bo);
     if (delay > remaining) delay = remaining;
     char fields[128];
     snprintf(fields, sizeof(fields), "\"attempt\":%d,\"delay_ms\":%lld,\"sqlstate\":\"%s\"", st->attempts,

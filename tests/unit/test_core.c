@@ -54,6 +54,27 @@ static void test_backoff(void) {
   /* max below initial is lifted to initial. */
   pf_backoff_init(&b, 200, 100, 7);
   for (int i = 0; i < 5; i++) CHECK(pf_backoff_next(&b) <= 200);
+
+  /* Cheap refusals: nothing listening, no socket file, starting up. Everything else that the
+   * server had to work for (too many connections, authentication) is not. */
+  CHECK(pf_backoff_cheap("", "connection to server at \"h\", port 1 failed: Connection refused Is the server running?"));
+  CHECK(pf_backoff_cheap("", "connection to server on socket \"/run/x/.s.PGSQL.5432\" failed: No such file or directory"));
+  CHECK(pf_backoff_cheap("57P03", "FATAL:  the database system is starting up"));
+  CHECK(!pf_backoff_cheap("53300", "FATAL:  sorry, too many clients already"));
+  CHECK(!pf_backoff_cheap("28P01", "FATAL:  password authentication failed for user \"app\""));
+  CHECK(!pf_backoff_cheap("", "connection attempt timed out"));
+  CHECK(!pf_backoff_cheap("", "could not translate host name \"db\" to address: Name or service not known"));
+  /* Their delays stay within [5, 10] ms, and do not advance the expensive ceiling. */
+  pf_backoff_init(&b, 50, 500, 9);
+  for (int i = 0; i < 50; i++) {
+    int64_t d = pf_backoff_next_cheap(&b);
+    CHECK(d >= PF_BACKOFF_CHEAP_MS / 2 && d <= PF_BACKOFF_CHEAP_MS);
+  }
+  int64_t first = pf_backoff_next(&b);
+  CHECK(first >= 25 && first <= 50);
+  /* An interval below the cheap delay is the cheap delay. */
+  pf_backoff_init(&b, 2, 500, 9);
+  for (int i = 0; i < 10; i++) CHECK(pf_backoff_next_cheap(&b) >= 1 && pf_backoff_next_cheap(&b) <= 2);
 }
 
 static void test_parse_error(void) {
