@@ -3,10 +3,34 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "preflight/error.h"
+#include "preflight/secretfile.h"
+
+static bool pf__allow_unset;
+
+void pf_expand_allow_unset(bool allow) { pf__allow_unset = allow; }
+
+/* Looks up one variable for ${NAME}: the environment, else (when NAME is unset or empty) the file
+ * NAME_FILE names. *val is NULL when neither exists; *owned holds what a file gave (the caller
+ * frees it). Returns 0 or PF_ECONFIG (the file is unreadable or empty; err names both). */
+static int pf__lookup(const char *name, const char **val, char **owned, char *err, size_t errlen) {
+  *owned = NULL;
+  *val = getenv(name);
+  char fvar[300];
+  snprintf(fvar, sizeof(fvar), "%s_FILE", name);
+  const char *path = getenv(fvar);
+  if ((*val == NULL || **val == '\0') && path != NULL) {
+    int rc = pf_secretfile_read(fvar, path, owned, err, errlen);
+    if (rc != 0 && pf__allow_unset) return 0;   /* lint: the secret is mounted at run time */
+    if (rc != 0) return rc;
+    *val = *owned;
+  }
+  return 0;
+}
 
 /* Defaults may themselves hold references (${A:-${B}}); the limit keeps a hostile manifest from
  * recursing deeply, and nobody nests defaults more than two or three levels on purpose. */
@@ -28,8 +52,9 @@ static int pf__put(pf_buf_t *out, const char *s, size_t n, size_t at, char *err,
 
 /* Expands from *pp into out until the end of the string or, inside a default (in_default), until
  * an unmatched "}", where it stops without consuming it. `start` is the beginning of the whole
- * input, for offsets in messages. Returns 0 or PF_ECONFIG. */
-static int pf__expand(const char **pp, const char *start, bool in_default, int depth,
+ * input, for offsets in messages. A default that will not be used is still parsed, but with
+ * `live` false: its variables are neither required nor read from files. Returns 0 or PF_ECONFIG. */
+static int pf__expand(const char **pp, const char *start, bool in_default, bool live, int depth,
                       pf_buf_t *out, char *err, size_t errlen) {
   const char *p = *pp;
   while (*p != '\0') {
@@ -60,14 +85,30 @@ static int pf__expand(const char **pp, const char *start, bool in_default, int d
     }
     while (isalnum((unsigned char)*p) || *p == '_') p++;
     char *var = pf_xstrndup(name, (size_t)(p - name));
-    const char *val = getenv(var);
-    free(var);
+    const char *val = NULL;
+    char *owned = NULL;
+    if (live && pf__lookup(var, &val, &owned, err, errlen) != 0) {
+      free(var);
+      return PF_ECONFIG;
+    }
 
     if (*p == '}') {
-      if (val != NULL && pf__put(out, val, strlen(val), at, err, errlen) != 0) return PF_ECONFIG;
+      if (live && val == NULL && !pf__allow_unset) {
+        int rc = pf_seterr(err, errlen, PF_ECONFIG,
+                           "%s is not set (nor %s_FILE) for \"${%s}\" at character %zu; set it, or give a default "
+                           "with ${%s:-default}",
+                           var, var, var, at, var);
+        free(var);
+        return rc;
+      }
+      free(var);
+      int rc = val != NULL ? pf__put(out, val, strlen(val), at, err, errlen) : 0;
+      free(owned);
+      if (rc != 0) return PF_ECONFIG;
       p++;
       continue;
     }
+    free(var);
     bool colon = false;
     if (p[0] == ':' && p[1] == '-') {
       colon = true;
@@ -75,31 +116,37 @@ static int pf__expand(const char **pp, const char *start, bool in_default, int d
     } else if (p[0] == '-') {
       p++;
     } else if (*p == '\0') {
+      free(owned);
       return pf_seterr(err, errlen, PF_ECONFIG, "unterminated \"${\" at character %zu", at);
     } else {
+      free(owned);
       return pf_seterr(err, errlen, PF_ECONFIG,
                        "invalid variable reference at character %zu (use ${NAME} or "
                        "${NAME:-default})", at);
     }
-    if (depth >= PF__EXPAND_MAX_DEPTH)
+    if (depth >= PF__EXPAND_MAX_DEPTH) {
+      free(owned);
       return pf_seterr(err, errlen, PF_ECONFIG,
                        "variable defaults nested too deeply at character %zu", at);
+    }
 
+    bool use_default = val == NULL || (colon && *val == '\0');
     pf_buf_t def = {0};
-    int rc = pf__expand(&p, start, true, depth + 1, &def, err, errlen);
+    int rc = pf__expand(&p, start, true, live && use_default, depth + 1, &def, err, errlen);
     if (rc == 0 && *p != '}')
       rc = pf_seterr(err, errlen, PF_ECONFIG, "unterminated \"${\" at character %zu", at);
     if (rc != 0) {
       pf_buf_free(&def);
+      free(owned);
       return rc;
     }
     p++;
-    bool use_default = val == NULL || (colon && *val == '\0');
     if (use_default)
       rc = pf__put(out, def.data ? def.data : "", def.len, at, err, errlen);
     else
       rc = pf__put(out, val, strlen(val), at, err, errlen);
     pf_buf_free(&def);
+    free(owned);
     if (rc != 0) return rc;
   }
   *pp = p;
@@ -110,7 +157,12 @@ static int pf__expand(const char **pp, const char *start, bool in_default, int d
 int pf_expand_env(const char *in, char **out, char *err, size_t errlen) {
   pf_buf_t b = {0};
   const char *p = in;
-  int rc = pf__expand(&p, in, false, 0, &b, err, errlen);
+  /* Syntax first, with nothing looked up, so that a malformed reference is reported as such
+   * even when an earlier variable is missing. */
+  int rc = pf__expand(&p, in, false, false, 0, &b, err, errlen);
+  pf_buf_free(&b);
+  p = in;
+  if (rc == 0) rc = pf__expand(&p, in, false, true, 0, &b, err, errlen);
   if (rc != 0) {
     pf_buf_free(&b);
     *out = NULL;

@@ -16,6 +16,7 @@
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/exec.h"
+#include "preflight/expand.h"
 #include "preflight/fallback.h"
 #include "preflight/lock.h"
 #include "preflight/log.h"
@@ -341,6 +342,10 @@ int main(int argc, char **argv) {
       r = pf_wait_check_conninfo(run.manifest.database_url, run.err, sizeof(run.err));
     }
   } else {
+    /* lint runs offline, in CI, where the deployment's variables and secrets are absent; and a
+     * URL given by -d or DATABASE_URL(_FILE) replaces database.url, whose ${DATABASE_URL} then
+     * need not be set. */
+    pf_expand_allow_unset(run.opts.command == PF_CMD_LINT || run.opts.database_url != NULL);
     r = pf__load(&run);
   }
   if (r == 0 && run.opts.command == PF_CMD_LINT) {

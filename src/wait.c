@@ -3,6 +3,8 @@
 #include "preflight/wait.h"
 
 #include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +29,101 @@ static int pf__check_user(const char *user, char *err, size_t errlen) {
                    (long)geteuid());
 }
 
+/* Whether s is a whole decimal integer in [lo, hi], blanks around it allowed as libpq allows. */
+static bool pf__int_in(const char *s, long lo, long hi) {
+  while (*s == ' ' || *s == '\t') s++;
+  if (*s == '\0') return false;
+  char *end;
+  long v = strtol(s, &end, 10);
+  while (*end == ' ' || *end == '\t') end++;
+  return *end == '\0' && v >= lo && v <= hi;
+}
+
+/* Checks the settings libpq parses only when it connects (and then fails every attempt the same
+ * way): ports, integers and enumerations. `src` names where the value came from for messages. */
+static int pf__check_setting(const char *key, const char *val, const char *src, char *err, size_t errlen) {
+  static const char *const ints[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                                     "keepalives_count", "tcp_user_timeout"};
+  static const struct {
+    const char *key, *choices;
+  } enums[] = {
+      {"sslmode", ",disable,allow,prefer,require,verify-ca,verify-full,"},
+      {"gssencmode", ",disable,prefer,require,"},
+      {"channel_binding", ",disable,prefer,require,"},
+      {"target_session_attrs", ",any,read-write,read-only,primary,standby,prefer-standby,"},
+  };
+  if (strcmp(key, "port") == 0) {
+    /* A list, one per host; an empty element means the default. */
+    bool ok = true;
+    for (const char *p = val; *p && ok;) {
+      size_t n = strcspn(p, ",");
+      char one[16];
+      snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) ? n : sizeof(one) - 1), p);
+      ok = n == 0 || (n < sizeof(one) && pf__int_in(one, 1, 65535));
+      p += n + (p[n] == ',');
+    }
+    if (!ok)
+      return pf_seterr(err, errlen, PF_ECONFIG, "invalid %s: port \"%.40s\" is not a port number (1-65535)", src, val);
+    return 0;
+  }
+  for (size_t i = 0; i < PF_ARRAY_SIZE(ints); i++)
+    if (strcmp(key, ints[i]) == 0 && !pf__int_in(val, INT32_MIN, INT32_MAX))
+      return pf_seterr(err, errlen, PF_ECONFIG, "invalid %s: %s \"%.40s\" is not an integer", src, key, val);
+  for (size_t i = 0; i < PF_ARRAY_SIZE(enums); i++) {
+    if (strcmp(key, enums[i].key) != 0) continue;
+    char probe[80];
+    snprintf(probe, sizeof(probe), ",%.60s,", val);
+    if (strchr(val, ',') || strstr(enums[i].choices, probe) == NULL) {
+      char list[128];
+      snprintf(list, sizeof(list), "%.*s", (int)strlen(enums[i].choices) - 2, enums[i].choices + 1);
+      for (char *c = list; *c; c++)
+        if (*c == ',') *c = '|';
+      return pf_seterr(err, errlen, PF_ECONFIG, "invalid %s: %s \"%.40s\" is not one of %s", src, key, val, list);
+    }
+  }
+  return 0;
+}
+
+/* Checks every setting of a parsed connection string, and what libpq would take from the PG*
+ * environment for the ones it leaves unset; the host and port lists must match. */
+static int pf__check_settings(PQconninfoOption *opts, bool from_url, char *err, size_t errlen) {
+  const char *host = NULL, *port = NULL;
+  for (PQconninfoOption *o = opts; o->keyword; o++) {
+    const char *val = o->val, *src = from_url ? "database URL" : "connection settings";
+    char envsrc[64];
+    if ((val == NULL || *val == '\0') && o->envvar && getenv(o->envvar) && *getenv(o->envvar)) {
+      val = getenv(o->envvar);
+      snprintf(envsrc, sizeof(envsrc), "%s", o->envvar);
+      src = envsrc;
+    } else if (val && !from_url && o->envvar && getenv(o->envvar) && strcmp(getenv(o->envvar), val) == 0) {
+      snprintf(envsrc, sizeof(envsrc), "%s", o->envvar);
+      src = envsrc;
+    }
+    if (val == NULL || *val == '\0') continue;
+    int r = pf__check_setting(o->keyword, val, src, err, errlen);
+    if (r != 0) return r;
+    if (strcmp(o->keyword, "host") == 0) host = val;
+    if (strcmp(o->keyword, "port") == 0) port = val;
+  }
+  if (host && port && strchr(port, ',')) {
+    size_t nh = 1, np = 1;
+    for (const char *p = host; *p; p++) nh += *p == ',';
+    for (const char *p = port; *p; p++) np += *p == ',';
+    if (nh != np)
+      return pf_seterr(err, errlen, PF_ECONFIG, "invalid database URL: %zu ports for %zu hosts (give one port, or one per host)",
+                       np, nh);
+  }
+  return 0;
+}
+
 int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
   pf_log_secret(getenv("PGPASSWORD"));
-  if (conninfo == NULL) return 0;
+  if (conninfo == NULL) {
+    PQconninfoOption *defs = PQconndefaults();
+    int r = defs ? pf__check_settings(defs, false, err, errlen) : 0;
+    if (defs) PQconninfoFree(defs);
+    return r;
+  }
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
   if (opts == NULL) {
@@ -40,8 +134,9 @@ int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
   }
   for (PQconninfoOption *o = opts; o->keyword; o++)
     if (strcmp(o->keyword, "password") == 0 && o->val) pf_log_secret(o->val);
+  int r = pf__check_settings(opts, true, err, errlen);
   PQconninfoFree(opts);
-  return 0;
+  return r;
 }
 
 int pf_wait_check_user(const char *conninfo, char *err, size_t errlen) {

@@ -1,5 +1,7 @@
 /* ${VAR} expansion: set, unset, empty, defaults, $$, and the malformed forms. */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "pf_test.h"
 #include "preflight/error.h"
@@ -30,7 +32,11 @@ int main(void) {
   CHECK_STR(ex("plain text"), "plain text");
   CHECK_STR(ex("${PF_T_SET}"), "value");
   CHECK_STR(ex("a${PF_T_SET}b${PF_T_SET}c"), "avaluebvaluec");
-  CHECK_STR(ex("${PF_T_UNSET}"), "");
+  CHECK(strstr(ex("${PF_T_UNSET}"), "PF_T_UNSET is not set (nor PF_T_UNSET_FILE)") != NULL);
+  CHECK(strstr(ex("x${PF_T_UNSET}"), "at character 2") != NULL);
+  /* An unused default's variables are not required. */
+  CHECK_STR(ex("${PF_T_SET:-${PF_T_UNSET}}"), "value");
+  CHECK(strstr(ex("${PF_T_UNSET:-${PF_T_UNSET2}}"), "PF_T_UNSET2 is not set") != NULL);
   CHECK_STR(ex("${PF_T_UNSET:-dflt}"), "dflt");
   CHECK_STR(ex("${PF_T_EMPTY:-dflt}"), "dflt");
   CHECK_STR(ex("${PF_T_EMPTY-dflt}"), "");
@@ -48,7 +54,37 @@ int main(void) {
   CHECK_STR(ex("a$b"), "a$b");
   CHECK_STR(ex("trailing$"), "trailing$");
   CHECK_STR(ex("$PF_T_SET"), "$PF_T_SET");
+  CHECK(strstr(ex("${_under_1}"), "_under_1 is not set") != NULL);
+  pf_expand_allow_unset(true);   /* lint */
+  CHECK_STR(ex("${PF_T_UNSET}"), "");
   CHECK_STR(ex("${_under_1}"), "");
+  pf_expand_allow_unset(false);
+
+  /* VAR_FILE stands for an unset (or empty) VAR; the variable wins when both are set. */
+  char tmp[] = "/tmp/pf_secret_XXXXXX";
+  int fd = mkstemp(tmp);
+  CHECK(fd >= 0 && write(fd, "from-file\n\n", 11) == 11);
+  close(fd);
+  setenv("PF_T_UNSET_FILE", tmp, 1);
+  setenv("PF_T_SET_FILE", tmp, 1);
+  setenv("PF_T_EMPTY_FILE", tmp, 1);
+  CHECK_STR(ex("<${PF_T_UNSET}>"), "<from-file>");
+  CHECK_STR(ex("${PF_T_UNSET:-dflt}"), "from-file");
+  CHECK_STR(ex("${PF_T_SET}"), "value");
+  CHECK_STR(ex("${PF_T_EMPTY}"), "from-file");
+  fd = open(tmp, O_WRONLY | O_TRUNC);
+  CHECK(fd >= 0 && write(fd, "\n", 1) == 1);
+  close(fd);
+  const char *msg = ex("${PF_T_UNSET}");
+  CHECK(strstr(msg, "PF_T_UNSET_FILE") != NULL && strstr(msg, tmp) != NULL && strstr(msg, "is empty") != NULL);
+  unlink(tmp);
+  msg = ex("${PF_T_UNSET}");
+  CHECK(strstr(msg, "PF_T_UNSET_FILE: cannot read") != NULL && strstr(msg, "No such file") != NULL);
+  setenv("PF_T_UNSET_FILE", "/tmp", 1);
+  CHECK(strstr(ex("${PF_T_UNSET}"), "not a regular file") != NULL);
+  unsetenv("PF_T_UNSET_FILE");
+  unsetenv("PF_T_SET_FILE");
+  unsetenv("PF_T_EMPTY_FILE");
   CHECK_STR(ex("${PF_T_UNSET:-a$$b}"), "a$b");
 
   CHECK(strstr(ex("${PF_T_SET"), "unterminated") != NULL);
