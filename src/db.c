@@ -48,9 +48,15 @@ struct pf_db {
   char *host;               /* that host name */
   pf__db_lookup_t *lookup;  /* the lookup in flight, or NULL */
   char *app_name;           /* fallback_application_name; NULL = "preflight" */
+  /* A pipeline in progress (pf_db_pipeline), else pipe == NULL. */
+  const pf_db_stmt_t *pipe;
+  size_t pipe_n, pipe_next;  /* statements; index of the one whose results come next */
+  size_t pipe_syncs, pipe_synced;
+  PGresult **pipe_results;
 };
 
 static void pf__db_on_poll(uv_poll_t *h, int status, int events);
+static int pf__db_run(pf_db_t *db);
 
 /* Frees a poll handle once libuv has finished closing it. */
 static void pf__db_free_handle(uv_handle_t *h) { free(h); }
@@ -141,6 +147,7 @@ void pf_db_disconnect(pf_db_t *db) {
   db->result = NULL;
   if (db->conn) PQfinish(db->conn);
   db->conn = NULL;
+  db->pipe = NULL;
   db->connected = false;
   db->state = PF__DB_IDLE;
 }
@@ -220,6 +227,34 @@ static void pf__db_query_step(pf_db_t *db, int events) {
   if (events & UV_READABLE) {
     if (!PQconsumeInput(db->conn)) goto broken;
   }
+  if (db->pipe != NULL) {
+    /* Pipeline mode: each statement's results end with a NULL from PQgetResult; a
+     * synchronisation point yields PGRES_PIPELINE_SYNC. Done once every sync is back. */
+    while (!PQisBusy(db->conn)) {
+      PGresult *res = PQgetResult(db->conn);
+      if (res == NULL) {
+        if (db->pipe_next < db->pipe_n) db->pipe_next++;
+        continue;
+      }
+      if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+        PQclear(res);
+        if (++db->pipe_synced == db->pipe_syncs) {
+          PQexitPipelineMode(db->conn);
+          db->pipe = NULL;
+          pf__db_finish(db, 0);
+          return;
+        }
+        continue;
+      }
+      if (db->pipe_next < db->pipe_n && db->pipe_results[db->pipe_next] == NULL)
+        db->pipe_results[db->pipe_next] = res;
+      else
+        PQclear(res);
+    }
+    if (PQstatus(db->conn) == CONNECTION_BAD) goto broken;
+    if (pf__db_watch(db, UV_READABLE | (db->flushing ? UV_WRITABLE : 0)) == 0) return;
+    goto broken;
+  }
   while (!PQisBusy(db->conn)) {
     PGresult *res = PQgetResult(db->conn);
     if (res == NULL) {
@@ -252,6 +287,11 @@ static void pf__db_query_step(pf_db_t *db, int events) {
 broken:
   pf__db_set_error(db, PQerrorMessage(db->conn));
   db->connected = PQstatus(db->conn) == CONNECTION_OK;
+  if (db->pipe != NULL) {
+    /* A pipeline that broke half-way leaves libpq's queue in an unknown state: start afresh. */
+    db->pipe = NULL;
+    pf_db_disconnect(db);
+  }
   pf__db_finish(db, PF_EDB);
 }
 
@@ -463,6 +503,50 @@ int pf_db_query_start(pf_db_t *db, const char *sql, int nparams, const char *con
     pf__db_finish(db, PF_EDB);
   }
   return 0;
+}
+
+int pf_db_pipeline(pf_db_t *db, const pf_db_stmt_t *stmts, size_t n, PGresult **results, int64_t timeout_ms) {
+  for (size_t i = 0; i < n; i++) results[i] = NULL;
+  if (db->conn == NULL || !db->connected) return PF_EDB;
+  if (n == 0) return 0;
+  pf__db_begin(db, PF__DB_QUERYING, timeout_ms, NULL, NULL);
+  if (!PQenterPipelineMode(db->conn)) {
+    pf__db_set_error(db, PQerrorMessage(db->conn));
+    return PF_EDB;
+  }
+  db->pipe = stmts;
+  db->pipe_n = n;
+  db->pipe_next = 0;
+  db->pipe_syncs = db->pipe_synced = 0;
+  db->pipe_results = results;
+  for (size_t i = 0; i < n; i++) {
+    /* In non-blocking mode libpq buffers what the socket does not take yet; the loop flushes. */
+    if (!PQsendQueryParams(db->conn, stmts[i].sql, stmts[i].nparams, NULL, stmts[i].params, NULL, NULL, 0) ||
+        ((stmts[i].sync_after || i + 1 == n) && (db->pipe_syncs++, !PQpipelineSync(db->conn)))) {
+      pf__db_set_error(db, PQerrorMessage(db->conn));
+      db->pipe = NULL;
+      pf_db_disconnect(db);
+      pf__db_finish(db, PF_EDB);
+      return PF_EDB;
+    }
+  }
+  int f = PQflush(db->conn);
+  db->flushing = f == 1;
+  if (f < 0 || pf__db_watch(db, UV_READABLE | (db->flushing ? UV_WRITABLE : 0)) != 0) {
+    pf__db_set_error(db, PQerrorMessage(db->conn));
+    db->pipe = NULL;
+    pf_db_disconnect(db);
+    pf__db_finish(db, PF_EDB);
+    return PF_EDB;
+  }
+  int r = pf__db_run(db);
+  if (r != 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (results[i]) PQclear(results[i]);
+      results[i] = NULL;
+    }
+  }
+  return r;
 }
 
 /* Runs the loop until the current operation is done. A stop signal abandons the operation (a

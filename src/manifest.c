@@ -273,8 +273,10 @@ static int pf__mdatabase(pf__mctx_t *c, const pf_ynode_t *sec) {
       }
     } else if (strcmp(k->text, "connect_timeout") == 0) {
       rc = pf__mduration(c, v, "database", "connect_timeout", true, &c->m->connect_timeout_ms);
+    } else if (strcmp(k->text, "statement_timeout") == 0) {
+      rc = pf__mduration(c, v, "database", "statement_timeout", true, &c->m->db_statement_timeout_ms);
     } else {
-      rc = pf__merr(c, k, "database", "unknown key \"%s\" (expected url, connect_timeout)",
+      rc = pf__merr(c, k, "database", "unknown key \"%s\" (expected url, connect_timeout, statement_timeout)",
                     pf_ynode_excerpt(k, ex, sizeof(ex)));
     }
     if (rc != 0) return rc;
@@ -483,6 +485,7 @@ static int pf__mduplicates(pf__mctx_t *c) {
 /* Fills the built-in defaults, so that a manifest only ever overrides them. */
 static void pf__mdefaults_init(pf_manifest_t *m) {
   m->connect_timeout_ms = 5000;
+  m->db_statement_timeout_ms = 30000;
   m->wait_timeout_ms = 60000;
   m->wait_interval_ms = 50;
   m->wait_max_interval_ms = 500;

@@ -25,7 +25,7 @@ static const struct {
 /* The options that take a value, as a table: short name, long name. */
 enum { PF__OPT_MANIFEST = 1, PF__OPT_URL, PF__OPT_TIMEOUT, PF__OPT_LOG_FORMAT, PF__OPT_REPORT,
        PF__OPT_FORMAT, PF__OPT_SCHEMA, PF__OPT_TABLE, PF__OPT_HEALTH_LISTEN, PF__OPT_HEALTH_INTERVAL,
-       PF__OPT_FALLBACK_ROOT, PF__OPT_SERVICE };
+       PF__OPT_FALLBACK_ROOT, PF__OPT_SERVICE, PF__OPT_STATEMENT_TIMEOUT };
 static const struct {
   char short_name;
   const char *long_name;
@@ -38,6 +38,7 @@ static const struct {
     {0, "health-listen", PF__OPT_HEALTH_LISTEN}, {0, "health-interval", PF__OPT_HEALTH_INTERVAL},
     {0, "fallback-root", PF__OPT_FALLBACK_ROOT},
     {0, "service", PF__OPT_SERVICE},
+    {0, "statement-timeout", PF__OPT_STATEMENT_TIMEOUT},
 };
 
 void pf_options_usage(void) {
@@ -65,6 +66,9 @@ void pf_options_usage(void) {
       "      --service URL        also wait for tcp://HOST:PORT, http://HOST[:PORT]/PATH (2xx)\n"
       "                           or redis://HOST[:PORT] (PING); repeatable; replaces\n"
       "                           wait.services (PREFLIGHT_SERVICES, comma-separated)\n"
+      "      --statement-timeout D  bound for each verification query preflight sends (catalog,\n"
+      "                           checks); default 30s, 0 = none (PREFLIGHT_STATEMENT_TIMEOUT,\n"
+      "                           database.statement_timeout)\n"
       "      --check              report what is missing, apply nothing (PREFLIGHT_MODE=check)\n"
       "      --init               stay PID 1 and supervise COMMAND (PREFLIGHT_INIT=1)\n"
       "      --init-group         with --init, forward signals to COMMAND's process group\n"
@@ -86,7 +90,8 @@ void pf_options_usage(void) {
       "Booleans in the environment: 1/0, true/false, yes/no, on/off (any case).\n"
       "Durations: 250ms, 5s, 2m, 1h, or a bare integer meaning seconds.\n"
       "Exit codes: 0 ok; 64 usage; 65 objects missing; 69 database or service not ready in\n"
-      "  time; 70 fallback failed (rolled back); 77 authentication/permission; 78 bad manifest\n"
+      "  time; 70 fallback failed (rolled back); 75 another replica's lock or a verification\n"
+      "  query outlasted its bound; 77 authentication/permission; 78 bad manifest\n"
       "  or configuration; 126/127 COMMAND not executable/not found; 128+N stopped by signal N;\n"
       "  otherwise COMMAND's own status.\n"
       "The final error is also written to /dev/termination-log when that is writable\n"
@@ -164,6 +169,9 @@ static int pf__from_env(pf_options_t *o, char *err, size_t errlen) {
   }
   if ((v = getenv("PREFLIGHT_TIMEOUT")) && *v)
     if (pf__duration_opt("PREFLIGHT_TIMEOUT", v, &o->timeout_ms, PF_ECONFIG, err, errlen)) return PF_ECONFIG;
+  if ((v = getenv("PREFLIGHT_STATEMENT_TIMEOUT")) && *v)
+    if (pf__duration_opt("PREFLIGHT_STATEMENT_TIMEOUT", v, &o->statement_timeout_ms, PF_ECONFIG, err, errlen))
+      return PF_ECONFIG;
   if ((v = getenv("PREFLIGHT_MODE")) && *v) {
     if (strcmp(v, "check") == 0) o->check_mode = true;
     else if (strcmp(v, "apply") != 0)
@@ -253,6 +261,8 @@ static int pf__apply(pf_options_t *o, int id, const char *name, const char *val,
         return pf_seterr(err, errlen, PF_EUSAGE, "%s: must be more than 0 (how long a probe's result is reused)", name);
       break;
     case PF__OPT_FALLBACK_ROOT: o->fallback_root = val; break;
+    case PF__OPT_STATEMENT_TIMEOUT:
+      return pf__duration_opt(name, val, &o->statement_timeout_ms, PF_EUSAGE, err, errlen);
   }
   return 0;
 }
@@ -261,6 +271,7 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
   memset(o, 0, sizeof(*o));
   o->command = PF_CMD_RUN;
   o->timeout_ms = -1;
+  o->statement_timeout_ms = -1;
   o->health_interval_ms = 10000;
   o->log_level = PF_LOG_INFO;
   int r = pf__from_env(o, err, errlen);
@@ -387,6 +398,7 @@ int pf_options_find_manifest(const pf_options_t *o, const char **path, char *err
 
 void pf_options_resolve(const pf_options_t *o, pf_manifest_t *m) {
   if (o->timeout_ms >= 0) m->wait_timeout_ms = o->timeout_ms;
+  if (o->statement_timeout_ms >= 0) m->db_statement_timeout_ms = o->statement_timeout_ms;
   if (o->check_mode) m->mode = PF_MODE_CHECK;
   if (o->database_url) {
     free(m->database_url);

@@ -55,6 +55,25 @@ int pf_db_connect(pf_db_t *db, const char *conninfo, int64_t timeout_ms) PF_MUST
 int pf_db_query(pf_db_t *db, const char *sql, int nparams, const char *const *params,
                 int64_t timeout_ms) PF_MUST_CHECK;
 
+/* One statement of a pipeline: extended protocol (one statement, parameters as text). With
+ * sync_after, a synchronisation point follows it: an error in a statement makes the server skip
+ * the statements after it up to the next synchronisation point (their result is
+ * PGRES_PIPELINE_ABORTED), and no further. */
+typedef struct {
+  const char *sql;
+  int nparams;
+  const char *const *params;
+  bool sync_after;
+} pf_db_stmt_t;
+
+/* Sends n statements in ONE round trip with libpq's pipeline mode and collects one result per
+ * statement into results[0..n-1] (the caller PQclear()s each; NULL when none came). The whole
+ * exchange not finished within timeout_ms (0 = none) is cancelled and the connection dropped.
+ * Returns 0 when every result arrived (statements may have failed: look at each result), PF_EDB
+ * (connection broken or timed out; see pf_db_last_error) or PF_ESIGNAL. */
+int pf_db_pipeline(pf_db_t *db, const pf_db_stmt_t *stmts, size_t n, PGresult **results,
+                   int64_t timeout_ms) PF_MUST_CHECK;
+
 /* Runs the loop for ms milliseconds (a backoff delay). Returns 0 or PF_ESIGNAL. */
 int pf_db_sleep(pf_db_t *db, int64_t ms) PF_MUST_CHECK;
 

@@ -119,6 +119,9 @@ typedef struct {
    * built-in defaults, so options only ever override. */
   char *database_url;   /* NULL when absent or expanded to "" */
   int64_t connect_timeout_ms;   /* default 5s */
+  int64_t db_statement_timeout_ms; /* database.statement_timeout: bounds every query preflight
+                                      itself sends (catalog, checks, migration history); default
+                                      30s; 0 = no limit */
   int64_t wait_timeout_ms;      /* default 60s; 0 = no limit */
   int64_t wait_interval_ms;     /* default 50ms */
   int64_t wait_max_interval_ms; /* default 500ms (never below the interval) */
