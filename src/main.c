@@ -1,7 +1,10 @@
 /* preflight: make an application start only against a database that really has its schema.
  *
  * The phases are the functions below, in order: parse options, load the manifest, wait for the
- * database, verify, fall back, verify again, hand over. Each returns 0 or a PF_E* code; main()
+ * database, verify, await the schema (wait.schema), take the replica-wide lock, verify again, run
+ * the migration command, verify, fall back, verify, release the lock, hand over. Each step is
+ * skipped when there is nothing for it to do: against a complete schema the path is "wait, one
+ * catalog query, exec". Each returns 0 or a PF_E* code; main()
  * alone turns codes into exit statuses and is the only place that exits. */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "preflight/await.h"
 #include "preflight/catalog.h"
 #include "preflight/db.h"
 #include "preflight/duration.h"
@@ -21,6 +25,7 @@
 #include "preflight/lock.h"
 #include "preflight/log.h"
 #include "preflight/manifest.h"
+#include "preflight/migrate.h"
 #include "preflight/options.h"
 #include "preflight/probe.h"
 #include "preflight/report.h"
@@ -42,7 +47,9 @@ typedef struct {
   bool have_before, have_after;
   pf_fallback_t fb;
   bool have_fb;
-  pf_lock_t *lock;           /* the replica-wide lock while held (lock.h) */
+  pf_lock_t *lock;              /* the replica-wide lock, while held */
+  pf_migrate_result_t mig;
+  bool have_mig;
   pf_report_t report;
   uint64_t start_ms;
   char err[4096];
@@ -143,35 +150,115 @@ static int pf__lock(pf_run_t *run, const char *purpose, int64_t wait_ms) {
   return pf_lock_acquire(&run->loop, &lo, &run->lock, run->err, sizeof(run->err));
 }
 
-/* Verifies, repairs what is missing, and verifies again from scratch. Returns 0 when every
- * required object is present, PF_EMISSING when not, or the failure. */
-static int pf__gate(pf_run_t *run) {
-  int r = pf__verify(run, &run->before);
+/* Replaces *v with a fresh verification. */
+static int pf__reverify(pf_run_t *run, pf_verify_t *v) {
+  pf_verify_t next;
+  int r = pf__verify(run, &next);
   if (r != 0) return r;
-  run->have_before = true;
-  run->report.before = &run->before;
-  pf_log_debug("verified %zu objects in %d queries: %zu missing, %zu warnings", run->manifest.nitems,
-               run->before.round_trips, run->before.missing_required, run->before.missing_warn);
+  pf_verify_free(v);
+  *v = next;
+  return 0;
+}
 
-  if (run->manifest.mode == PF_MODE_CHECK || !pf__repairable(&run->manifest, &run->before))
-    return run->before.missing_required ? PF_EMISSING : 0;
+/* wait.schema: when required objects are missing, waits for another process to create them,
+ * re-verifying at wait.schema_interval. Updates run->before. */
+static int pf__await(pf_run_t *run) {
+  pf_await_opts_t ao = {.budget_ms = run->manifest.await_schema_ms, .interval_ms = run->manifest.await_interval_ms};
+  pf_await_stats_t st;
+  uint64_t t0 = pf_now_ms();
+  int r = pf_await_schema(run->db, &run->manifest, &ao, &run->before, &st, run->err, sizeof(run->err));
+  run->report.await_ms = (int64_t)(pf_now_ms() - t0);
+  run->report.round_trips += st.round_trips;
+  return r;
+}
+
+/* Whether the migration command should run, given the latest verification. */
+static bool pf__migrate_wanted(const pf_manifest_t *m, const pf_verify_t *v) {
+  return m->migrate_argv && (m->migrate_when == PF_MIGRATE_WHEN_ALWAYS || v->missing_required > 0);
+}
+
+/* Runs migrate.command (the replica-wide lock is held). */
+static int pf__migrate(pf_run_t *run) {
+  const pf_manifest_t *m = &run->manifest;
+  pf_migrate_opts_t mo = {
+      .argv = m->migrate_argv,
+      .display = m->migrate_display,
+      .timeout_ms = m->migrate_timeout_ms,
+      .workdir = m->migrate_workdir,
+      .database_url = m->database_url,
+  };
+  run->err[0] = '\0';
+  int r = pf_migrate_run(&run->loop, &mo, &run->mig, run->err, sizeof(run->err));
+  run->have_mig = true;
+  run->report.migrate = &run->mig;
+  return r;
+}
+
+/* Under the replica-wide lock, given the verification made once it was held (another replica
+ * may have done everything while we waited): migrate if still needed, verify, fall back for what is still missing, verify. *cur is
+ * the latest verification on entry and on return. The lock is released by the caller. */
+static int pf__under_lock(pf_run_t *run, pf_verify_t *cur) {
+  const pf_manifest_t *m = &run->manifest;
+  int r;
+  if (pf__migrate_wanted(m, cur)) {
+    r = pf__migrate(run);
+    if (r != 0) return r;
+    r = pf__reverify(run, cur);
+    if (r != 0) return r;
+  } else if (m->migrate_argv) {
+    run->report.migrate_skipped = "done by another replica";
+  }
+  if (!pf__repairable(m, cur)) return 0;
 
   uint64_t t0 = pf_now_ms();
   run->err[0] = '\0';
-  r = pf__lock(run, "the fallbacks", run->manifest.statement_timeout_ms);
-  if (r != 0) return r;
-  r = pf_fallback_apply(run->db, run->lock, &run->manifest, &run->before, &run->fb, run->err, sizeof(run->err));
-  pf_lock_release(run->lock);
-  run->lock = NULL;
+  r = pf_fallback_apply(run->db, run->lock, m, cur, &run->fb, run->err, sizeof(run->err));
   run->have_fb = true;
   run->report.fb = &run->fb;
   run->report.fallback_ms = (int64_t)(pf_now_ms() - t0);
   if (r != 0) return r;
+  return pf__reverify(run, cur);
+}
 
-  r = pf__verify(run, &run->after);
+/* The gate: verify; await; under the lock, migrate and repair; verify. Returns 0 when every
+ * required object is present, PF_EMISSING when not, or the failure. */
+static int pf__gate(pf_run_t *run) {
+  const pf_manifest_t *m = &run->manifest;
+  int r = pf__verify(run, &run->before);
   if (r != 0) return r;
-  run->have_after = true;
-  run->report.after = &run->after;
+  run->have_before = true;
+  run->report.before = &run->before;
+  run->report.migrate_command = m->migrate_argv ? m->migrate_display : NULL;
+  pf_log_debug("verified %zu objects in %d queries: %zu missing, %zu warnings", m->nitems,
+               run->before.round_trips, run->before.missing_required, run->before.missing_warn);
+
+  if (run->before.missing_required > 0 && m->await_schema_ms > 0) {
+    r = pf__await(run);
+    if (r != 0) return r;
+  }
+  bool want_migrate = m->mode != PF_MODE_CHECK && pf__migrate_wanted(m, &run->before);
+  if (m->migrate_argv && !want_migrate)
+    run->report.migrate_skipped = m->mode == PF_MODE_CHECK ? "check mode" : "schema complete";
+  if (m->mode == PF_MODE_CHECK || (!want_migrate && !pf__repairable(m, &run->before)))
+    return run->before.missing_required ? PF_EMISSING : 0;
+
+  /* Another replica may hold the lock for its whole migration: wait as long as one may take
+   * (no limit when migrate.timeout has none), plus the fallbacks' own bound. */
+  int64_t wait_ms = m->statement_timeout_ms;
+  if (m->migrate_argv) wait_ms = m->migrate_timeout_ms > 0 ? m->migrate_timeout_ms + m->statement_timeout_ms : 0;
+  r = pf__lock(run, want_migrate ? "the migration" : "the fallbacks", wait_ms);
+  if (r != 0) return r;
+
+  /* The latest verification lives in run->after from here on; run->before stays the first. */
+  r = pf__verify(run, &run->after);
+  if (r == 0) {
+    run->have_after = true;
+    run->report.after = &run->after;
+    r = pf__under_lock(run, &run->after);
+  }
+  pf_lock_release(run->lock);
+  run->lock = NULL;
+  if (r != 0) return r;
   return run->after.missing_required ? PF_EMISSING : 0;
 }
 
@@ -182,6 +269,7 @@ static const char *pf__status_word(const pf_run_t *run, int r) {
       const pf_fallback_t *fb = run->have_fb ? &run->fb : NULL;
       for (size_t i = 0; fb && i < fb->nitems; i++)
         if (fb->outcome[i] == PF_FB_CREATED) return "fixed";
+      if (run->have_mig && run->mig.status == PF_MIGRATE_OK) return "fixed";
       return "ok";
     }
     case PF_EMISSING: return "missing";
@@ -367,7 +455,8 @@ int main(int argc, char **argv) {
 
   if (run.have_manifest && run.opts.command != PF_CMD_WAIT && (r == 0 || run.have_before || r == PF_EUNAVAIL ||
                                                               r == PF_EAUTH || r == PF_EFALLBACK || r == PF_EDB ||
-                                                              r == PF_ELOCKWAIT || r == PF_ETIMEOUT))
+                                                              r == PF_ELOCKWAIT || r == PF_ETIMEOUT ||
+                                                              r == PF_EMIGRATE))
     pf__finish_report(&run, r);
   if (r != 0) {
     if (r == PF_ESIGNAL)

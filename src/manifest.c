@@ -321,10 +321,16 @@ static int pf__mwait(pf__mctx_t *c, const pf_ynode_t *sec) {
     } else if (strcmp(k->text, "max_interval") == 0) {
       rc = pf__mduration(c, v, "wait", "max_interval", true, &m->wait_max_interval_ms);
       max_interval = v;
+    } else if (strcmp(k->text, "schema") == 0) {
+      rc = pf__mduration(c, v, "wait", "schema", true, &m->await_schema_ms);
+    } else if (strcmp(k->text, "schema_interval") == 0) {
+      rc = pf__mduration(c, v, "wait", "schema_interval", true, &m->await_interval_ms);
+      if (rc == 0 && m->await_interval_ms == 0)
+        rc = pf__merr(c, v, "wait.schema_interval", "must be greater than 0");
     } else if (strcmp(k->text, "services") == 0) {
       rc = pf__mservices(c, v);
     } else {
-      rc = pf__merr(c, k, "wait", "unknown key \"%s\" (expected timeout, interval, max_interval, services)",
+      rc = pf__merr(c, k, "wait", "unknown key \"%s\" (expected timeout, interval, max_interval, services, schema, schema_interval)",
                     pf_ynode_excerpt(k, ex, sizeof(ex)));
     }
     if (rc != 0) return rc;
@@ -403,6 +409,83 @@ static pf_kind_t pf__mkind_of_key(const char *key) {
   return PF_KIND__COUNT;
 }
 
+/* Parses migrate.command: an argv list of strings, or one string run with /bin/sh -c. */
+static int pf__mmigrate_command(pf__mctx_t *c, const pf_ynode_t *v) {
+  pf_manifest_t *m = c->m;
+  m->migrate_line = v->line;
+  if (v->kind == PF_YNODE_SCALAR) {
+    char *s;
+    int rc = pf__mstring(c, v, "migrate", "command", false, false, &s);
+    if (rc != 0) return rc;
+    m->migrate_argv = pf_xcalloc(4, sizeof(char *));
+    m->migrate_argv[0] = pf_xstrdup("/bin/sh");
+    m->migrate_argv[1] = pf_xstrdup("-c");
+    m->migrate_argv[2] = s;
+    m->migrate_display = pf_xstrdup(s);
+    return 0;
+  }
+  if (v->kind != PF_YNODE_SEQUENCE || v->n == 0)
+    return pf__merr(c, v, "migrate.command", "expected a list of words or a shell command string, got %s",
+                    v->kind == PF_YNODE_SEQUENCE ? "an empty list" : pf_ynode_describe(v));
+  char **argv = pf_xcalloc(v->n + 1, sizeof(char *));
+  for (size_t i = 0; i < v->n; i++) {
+    const pf_ynode_t *w = v->items[i];
+    if (w->kind != PF_YNODE_SCALAR || pf_ynode_is_null(w)) {
+      for (size_t k = 0; k < i; k++) free(argv[k]);
+      free(argv);
+      return pf__merr(c, w, "migrate.command", "word %zu: expected a string, got %s", i + 1, pf_ynode_describe(w));
+    }
+    argv[i] = pf_xstrndup(w->text, w->len);
+  }
+  if (argv[0][0] == '\0') {
+    for (size_t k = 0; k < v->n; k++) free(argv[k]);
+    free(argv);
+    return pf__merr(c, v->items[0], "migrate.command", "the program name must not be empty");
+  }
+  pf_buf_t b = {0};
+  for (size_t i = 0; i < v->n; i++) pf_buf_printf(&b, "%s%s", i ? " " : "", argv[i]);
+  m->migrate_argv = argv;
+  m->migrate_display = pf_buf_steal(&b);
+  return 0;
+}
+
+/* Parses `migrate:`. */
+static int pf__mmigrate(pf__mctx_t *c, const pf_ynode_t *sec) {
+  pf_manifest_t *m = c->m;
+  const pf_ynode_t *command = NULL;
+  for (size_t i = 0; sec->kind == PF_YNODE_MAPPING && i < sec->n; i++) {
+    const pf_ynode_t *k = sec->pairs[i].key, *v = sec->pairs[i].value;
+    char ex[64];
+    int rc;
+    if (strcmp(k->text, "command") == 0) {
+      command = v;
+      rc = pf__mmigrate_command(c, v);
+    } else if (strcmp(k->text, "when") == 0) {
+      static const char *const whens[] = {"missing", "always", NULL};
+      int w = 0;
+      rc = pf__menum(c, v, "migrate", "when", whens, &w);
+      m->migrate_when = (pf_migrate_when_t)w;
+    } else if (strcmp(k->text, "timeout") == 0) {
+      rc = pf__mduration(c, v, "migrate", "timeout", false, &m->migrate_timeout_ms);
+    } else if (strcmp(k->text, "workdir") == 0) {
+      char *w;
+      rc = pf__mstring(c, v, "migrate", "workdir", false, false, &w);
+      if (rc == 0) {
+        free(m->migrate_workdir);
+        m->migrate_workdir = w[0] == '/' ? w : pf_xasprintf("%s/%s", c->dir, w);
+        if (w[0] != '/') free(w);
+      }
+    } else {
+      rc = pf__merr(c, k, "migrate", "unknown key \"%s\" (expected command, when, timeout, workdir)",
+                    pf_ynode_excerpt(k, ex, sizeof(ex)));
+    }
+    if (rc != 0) return rc;
+  }
+  if (command == NULL && sec->kind == PF_YNODE_MAPPING)
+    return pf__merr(c, sec, "migrate", "missing required key \"command\"");
+  return 0;
+}
+
 /* First pass over the top level: settings, and a check that every key is known. The settings
  * come first so that defaults.schema applies to items listed above it. */
 static int pf__msettings(pf__mctx_t *c, const pf_ynode_t *root) {
@@ -416,12 +499,13 @@ static int pf__msettings(pf__mctx_t *c, const pf_ynode_t *root) {
       rc = pf__mversion(c, v);
       have_version = true;
     } else if (strcmp(key, "database") == 0 || strcmp(key, "wait") == 0 ||
-               strcmp(key, "fallback") == 0 || strcmp(key, "defaults") == 0) {
+               strcmp(key, "fallback") == 0 || strcmp(key, "defaults") == 0 || strcmp(key, "migrate") == 0) {
       rc = pf__msection(c, v, key);
       if (rc == 0) {
         if (key[0] == 'd' && key[1] == 'a') rc = pf__mdatabase(c, v);
         else if (key[0] == 'w') rc = pf__mwait(c, v);
         else if (key[0] == 'f') rc = pf__mfallback(c, v);
+        else if (key[0] == 'm') rc = pf__mmigrate(c, v);
         else rc = pf__mdefaults(c, v);
       }
     } else if (strcmp(key, "columns") == 0) {
@@ -489,6 +573,7 @@ static void pf__mdefaults_init(pf_manifest_t *m) {
   m->wait_timeout_ms = 60000;
   m->wait_interval_ms = 50;
   m->wait_max_interval_ms = 500;
+  m->await_interval_ms = 250;
   m->mode = PF_MODE_APPLY;
   m->lock_key = pf_xstrdup("preflight");
   m->lock_timeout_ms = 5000;
@@ -592,5 +677,9 @@ void pf_manifest_free(pf_manifest_t *m) {
   free(m->default_schema);
   for (size_t i = 0; i < m->nservices; i++) free(m->services[i]);
   free(m->services);
+  for (size_t i = 0; m->migrate_argv && m->migrate_argv[i]; i++) free(m->migrate_argv[i]);
+  free(m->migrate_argv);
+  free(m->migrate_display);
+  free(m->migrate_workdir);
   memset(m, 0, sizeof(*m));
 }

@@ -25,7 +25,7 @@ static const struct {
 /* The options that take a value, as a table: short name, long name. */
 enum { PF__OPT_MANIFEST = 1, PF__OPT_URL, PF__OPT_TIMEOUT, PF__OPT_LOG_FORMAT, PF__OPT_REPORT,
        PF__OPT_FORMAT, PF__OPT_SCHEMA, PF__OPT_TABLE, PF__OPT_HEALTH_LISTEN, PF__OPT_HEALTH_INTERVAL,
-       PF__OPT_FALLBACK_ROOT, PF__OPT_SERVICE, PF__OPT_STATEMENT_TIMEOUT };
+       PF__OPT_FALLBACK_ROOT, PF__OPT_SERVICE, PF__OPT_STATEMENT_TIMEOUT, PF__OPT_AWAIT_SCHEMA };
 static const struct {
   char short_name;
   const char *long_name;
@@ -39,6 +39,7 @@ static const struct {
     {0, "fallback-root", PF__OPT_FALLBACK_ROOT},
     {0, "service", PF__OPT_SERVICE},
     {0, "statement-timeout", PF__OPT_STATEMENT_TIMEOUT},
+    {0, "await-schema", PF__OPT_AWAIT_SCHEMA},
 };
 
 void pf_options_usage(void) {
@@ -69,6 +70,9 @@ void pf_options_usage(void) {
       "      --statement-timeout D  bound for each verification query preflight sends (catalog,\n"
       "                           checks); default 30s, 0 = none (PREFLIGHT_STATEMENT_TIMEOUT,\n"
       "                           database.statement_timeout)\n"
+      "      --await-schema D     when objects are missing, wait up to D for another process\n"
+      "                           (a migration Job) to create them (PREFLIGHT_AWAIT_SCHEMA;\n"
+      "                           manifest wait.schema; default 0 = do not wait)\n"
       "      --check              report what is missing, apply nothing (PREFLIGHT_MODE=check)\n"
       "      --init               stay PID 1 and supervise COMMAND (PREFLIGHT_INIT=1)\n"
       "      --init-group         with --init, forward signals to COMMAND's process group\n"
@@ -92,6 +96,7 @@ void pf_options_usage(void) {
       "Exit codes: 0 ok; 64 usage; 65 objects missing; 69 database or service not ready in\n"
       "  time; 70 fallback failed (rolled back); 75 another replica's lock or a verification\n"
       "  query outlasted its bound; 77 authentication/permission; 78 bad manifest\n"
+      "  time; 70 fallback or migrate.command failed; 77 authentication/permission; 78 bad manifest\n"
       "  or configuration; 126/127 COMMAND not executable/not found; 128+N stopped by signal N;\n"
       "  otherwise COMMAND's own status.\n"
       "The final error is also written to /dev/termination-log when that is writable\n"
@@ -254,6 +259,7 @@ static int pf__apply(pf_options_t *o, int id, const char *name, const char *val,
       o->services[o->nservices++] = val;
       break;
     }
+    case PF__OPT_AWAIT_SCHEMA: return pf__duration_opt(name, val, &o->await_schema_ms, PF_EUSAGE, err, errlen);
     case PF__OPT_HEALTH_INTERVAL:
       if (pf__duration_opt(name, val, &o->health_interval_ms, PF_EUSAGE, err, errlen) != 0) return PF_EUSAGE;
       /* 0 used to fall back to 10 s without a word; a probe on every request is not offered. */
@@ -272,6 +278,7 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
   o->command = PF_CMD_RUN;
   o->timeout_ms = -1;
   o->statement_timeout_ms = -1;
+  o->await_schema_ms = -1;
   o->health_interval_ms = 10000;
   o->log_level = PF_LOG_INFO;
   int r = pf__from_env(o, err, errlen);
@@ -399,6 +406,7 @@ int pf_options_find_manifest(const pf_options_t *o, const char **path, char *err
 void pf_options_resolve(const pf_options_t *o, pf_manifest_t *m) {
   if (o->timeout_ms >= 0) m->wait_timeout_ms = o->timeout_ms;
   if (o->statement_timeout_ms >= 0) m->db_statement_timeout_ms = o->statement_timeout_ms;
+  if (o->await_schema_ms >= 0) m->await_schema_ms = o->await_schema_ms;
   if (o->check_mode) m->mode = PF_MODE_CHECK;
   if (o->database_url) {
     free(m->database_url);

@@ -20,10 +20,21 @@ static const pf_item_state_t *pf__final(const pf_report_t *r, size_t i) {
   return NULL;
 }
 
+/* Whether item i was missing at the first verification and the migration command, which ran
+ * successfully, is what made it present (no fallback created it). */
+static bool pf__migrated(const pf_report_t *r, size_t i) {
+  return r->migrate && r->migrate->status == PF_MIGRATE_OK && r->before && r->after &&
+         r->before->items[i].state != PF_OBJ_PRESENT && r->after->items[i].state == PF_OBJ_PRESENT &&
+         !(r->fb && r->fb->outcome && r->fb->outcome[i] == PF_FB_CREATED);
+}
+
 const char *pf_report_item_status(const pf_report_t *r, size_t i) {
   const pf_item_state_t *st = pf__final(r, i);
   pf_fb_outcome_t fo = r->fb && r->fb->outcome ? r->fb->outcome[i] : PF_FB_NONE;
-  if (st && st->state == PF_OBJ_PRESENT) return fo == PF_FB_CREATED ? "created" : "present";
+  if (st && st->state == PF_OBJ_PRESENT) {
+    if (fo == PF_FB_CREATED || pf__migrated(r, i)) return "created";
+    return "present";
+  }
   if (fo == PF_FB_FAILED) return "failed";
   if (r->m->items[i].severity == PF_SEVERITY_WARN) return "warned";
   return "missing";
@@ -43,8 +54,26 @@ char *pf_report_json(const pf_report_t *r) {
   pf_buf_json_string(&b, r->dbname);
   pf_buf_puts(&b, ",\"server_version\":");
   pf_buf_json_string(&b, r->server_version);
-  pf_buf_printf(&b, "},\"timings_ms\":{\"wait\":%lld,\"verify\":%lld,\"fallback\":%lld,\"total\":%lld}",
+  pf_buf_printf(&b, "},\"timings_ms\":{\"wait\":%lld,\"verify\":%lld,\"fallback\":%lld,\"total\":%lld",
                 (long long)r->wait_ms, (long long)r->verify_ms, (long long)r->fallback_ms, (long long)r->total_ms);
+  if (r->await_ms) pf_buf_printf(&b, ",\"await\":%lld", (long long)r->await_ms);
+  if (r->migrate) pf_buf_printf(&b, ",\"migrate\":%lld", (long long)r->migrate->duration_ms);
+  pf_buf_putc(&b, '}');
+  if (r->migrate_command) {
+    pf_buf_puts(&b, ",\"migrate\":{\"command\":");
+    pf_buf_json_string(&b, r->migrate_command);
+    pf_buf_puts(&b, ",\"status\":");
+    if (r->migrate) {
+      pf_buf_json_string(&b, pf_migrate_status_name(r->migrate->status));
+      if (r->migrate->exit_code >= 0) pf_buf_printf(&b, ",\"exit_code\":%d", r->migrate->exit_code);
+      if (r->migrate->term_signal) pf_buf_printf(&b, ",\"signal\":%d", r->migrate->term_signal);
+      pf_buf_printf(&b, ",\"duration_ms\":%lld", (long long)r->migrate->duration_ms);
+    } else {
+      pf_buf_puts(&b, "\"skipped\",\"reason\":");
+      pf_buf_json_string(&b, r->migrate_skipped ? r->migrate_skipped : "not reached");
+    }
+    pf_buf_putc(&b, '}');
+  }
   pf_buf_printf(&b, ",\"queries\":%d,\"items\":[", r->round_trips);
   if (r->before || r->after) {
     for (size_t i = 0; i < r->m->nitems; i++) {
@@ -61,7 +90,9 @@ char *pf_report_json(const pf_report_t *r) {
       /* A created item's detail is why it was created; a missing one's, why it is missing. */
       const pf_item_state_t *why = strcmp(status, "created") == 0 ? first : st;
       pf_fb_outcome_t fo = r->fb && r->fb->outcome ? r->fb->outcome[i] : PF_FB_NONE;
-      if (why && why->detail) {
+      if (strcmp(status, "created") == 0 && pf__migrated(r, i)) {
+        pf_buf_puts(&b, ",\"detail\":\"created by migrate.command\"");
+      } else if (why && why->detail) {
         pf_buf_puts(&b, ",\"detail\":");
         pf_buf_json_string(&b, why->detail);
       } else if (fo == PF_FB_BY_OTHER) {
@@ -117,7 +148,8 @@ void pf_report_log(const pf_report_t *r) {
     snprintf(fields, sizeof(fields), "\"kind\":\"%s\",\"status\":\"%s\",\"line\":%d", pf_kind_name(it->kind), status, it->line);
     if (strcmp(status, "created") == 0) {
       created++;
-      pf_log_fields(PF_LOG_INFO, fields, "created %s %s", pf_kind_name(it->kind), it->display);
+      pf_log_fields(PF_LOG_INFO, fields, "created %s %s%s", pf_kind_name(it->kind), it->display,
+                    pf__migrated(r, i) ? " (by migrate.command)" : "");
     } else if (strcmp(status, "missing") == 0 || strcmp(status, "failed") == 0) {
       if (strcmp(status, "failed") == 0) failed++;
       missing++;
@@ -129,15 +161,21 @@ void pf_report_log(const pf_report_t *r) {
                     it->display, st && st->detail ? st->detail : "not found", r->m->path, it->line);
     }
   }
-  char d1[32], d2[32], d3[32], d4[32], fields[256];
+  char d1[32], d2[32], d3[32], d4[32], fields[384], mig[160] = "";
+  if (r->migrate_command && r->migrate)
+    snprintf(mig, sizeof(mig), "; migration %s in %s", r->migrate->status == PF_MIGRATE_OK ? "ran" : pf_migrate_status_name(r->migrate->status),
+             pf_duration_format(r->migrate->duration_ms, d1, sizeof(d1)));
+  else if (r->migrate_command)
+    snprintf(mig, sizeof(mig), "; migration not run (%s)", r->migrate_skipped ? r->migrate_skipped : "not reached");
   snprintf(fields, sizeof(fields),
            "\"status\":\"%s\",\"checked\":%zu,\"missing\":%zu,\"warned\":%zu,\"created\":%zu,\"queries\":%d,"
-           "\"wait_ms\":%lld,\"verify_ms\":%lld,\"fallback_ms\":%lld,\"total_ms\":%lld",
+           "\"wait_ms\":%lld,\"verify_ms\":%lld,\"fallback_ms\":%lld,\"total_ms\":%lld,\"migrate\":\"%s\"",
            r->status, r->m->nitems, missing, warned, created, r->round_trips, (long long)r->wait_ms,
-           (long long)r->verify_ms, (long long)r->fallback_ms, (long long)r->total_ms);
+           (long long)r->verify_ms, (long long)r->fallback_ms, (long long)r->total_ms,
+           !r->migrate_command ? "none" : r->migrate ? pf_migrate_status_name(r->migrate->status) : "skipped");
   pf_log_fields(missing ? PF_LOG_ERROR : PF_LOG_INFO, fields,
-                "%s: %zu objects checked, %zu missing, %zu created%s (wait %s, verify %s in %d queries, fallback %s, total %s)",
-                r->status, r->m->nitems, missing, created, warned ? ", some warnings" : "",
+                "%s: %zu objects checked, %zu missing, %zu created%s%s (wait %s, verify %s in %d queries, fallback %s, total %s)",
+                r->status, r->m->nitems, missing, created, warned ? ", some warnings" : "", mig,
                 pf_duration_format(r->wait_ms, d1, sizeof(d1)), pf_duration_format(r->verify_ms, d2, sizeof(d2)),
                 r->round_trips, pf_duration_format(r->fallback_ms, d3, sizeof(d3)),
                 pf_duration_format(r->total_ms, d4, sizeof(d4)));

@@ -23,7 +23,8 @@
   XX(IO,       -1012,  74, "input/output error")                                \
   XX(INTERNAL, -1013,  70, "internal error")                                    \
   XX(LOCKWAIT, -1014,  75, "timed out waiting for the replica-wide lock")       \
-  XX(TIMEOUT,  -1015,  75, "a query of preflight's timed out")
+  XX(TIMEOUT,  -1015,  75, "a query of preflight's timed out")                  \
+  XX(MIGRATE,  -1016,  70, "the migration command failed")
 
 typedef enum {
 #define PF__ERRNO_ENUM(name, code, status, msg) PF_E##name = (code),

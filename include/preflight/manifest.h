@@ -44,6 +44,7 @@ typedef enum {
 
 typedef enum { PF_SEVERITY_ERROR = 0, PF_SEVERITY_WARN = 1 } pf_severity_t;
 typedef enum { PF_MODE_APPLY = 0, PF_MODE_CHECK = 1 } pf_mode_t;
+typedef enum { PF_MIGRATE_WHEN_MISSING = 0, PF_MIGRATE_WHEN_ALWAYS = 1 } pf_migrate_when_t;
 
 /* An optional boolean attribute: PF_UNSET when the manifest does not mention it. */
 #define PF_UNSET (-1)
@@ -128,6 +129,17 @@ typedef struct {
   bool has_wait_timeout;        /* the manifest set wait.timeout itself */
   char **services;              /* wait.services: URLs checked by pf_service_parse (services.h) */
   size_t nservices;
+  int64_t await_schema_ms;      /* wait.schema: await missing objects this long; default 0 = not */
+  int64_t await_interval_ms;    /* wait.schema_interval: default 250ms */
+
+  /* migrate: the application's own migration command. */
+  char **migrate_argv;          /* NULL-terminated; NULL when there is no migrate.command. A string
+                                   command is {"/bin/sh", "-c", string} */
+  char *migrate_display;        /* the command as written, for messages and the report */
+  pf_migrate_when_t migrate_when;   /* default missing */
+  int64_t migrate_timeout_ms;   /* default 0 = no limit */
+  char *migrate_workdir;        /* resolved against the manifest's folder; NULL = preflight's cwd */
+  int migrate_line;             /* where migrate.command is, for messages */
 
   /* fallback: */
   pf_mode_t mode;               /* default apply */

@@ -26,6 +26,7 @@ typedef struct {
   const char *database_url;       /* -d / DATABASE_URL; NULL: manifest, then PG* */
   int64_t timeout_ms;             /* -t / PREFLIGHT_TIMEOUT; -1 unset */
   int64_t statement_timeout_ms;   /* --statement-timeout / PREFLIGHT_STATEMENT_TIMEOUT; -1 unset */
+  int64_t await_schema_ms;        /* --await-schema / PREFLIGHT_AWAIT_SCHEMA (wait.schema); -1 unset */
   bool check_mode;                /* --check / PREFLIGHT_MODE=check, or the check command */
   bool init;                      /* --init / PREFLIGHT_INIT=1 */
   bool init_group;                /* --init-group */

@@ -7,6 +7,7 @@
 #include "preflight/catalog.h"
 #include "preflight/fallback.h"
 #include "preflight/manifest.h"
+#include "preflight/migrate.h"
 
 typedef struct {
   const char *status;            /* ok | fixed | missing | failed | unavailable */
@@ -18,6 +19,11 @@ typedef struct {
   const pf_verify_t *before;     /* first verification; NULL if none */
   const pf_verify_t *after;      /* final verification; NULL if none */
   const pf_fallback_t *fb;       /* NULL if no fallback ran */
+  int64_t await_ms;              /* time spent awaiting the schema (wait.schema) */
+  /* migrate: (NULL migrate_command when the manifest has none) */
+  const char *migrate_command;
+  const pf_migrate_result_t *migrate;   /* NULL when it did not run */
+  const char *migrate_skipped;   /* why it did not run: "schema complete", "done by another replica" */
 } pf_report_t;
 
 /* Returns the report as one JSON document (newly allocated, ending in a newline). */
