@@ -4,7 +4,7 @@ exports.up = async function (knex) {
     t.text("name").notNullable();
   });
   // Stands in for a data backfill: the migration takes a moment, as on a real table.
-  await knex.raw("SELECT pg_sleep(0.3)");
+  await knex.raw("SELECT pg_sleep(2)");
 };
 
 exports.down = async function (knex) {

@@ -19,9 +19,9 @@ def upgrade():
         sa.Column("name", sa.Text, nullable=False),
     )
     # Stands in for the data backfill real first migrations carry: it keeps the migration's
-    # transaction open for a moment, as on a production-sized table.
+    # transaction open for two seconds, as on a production-sized table.
     op.execute("INSERT INTO accounts (name) SELECT 'user ' || g FROM generate_series(1, 2000) g")
-    op.execute("SELECT pg_sleep(0.3)")
+    op.execute("SELECT pg_sleep(2)")
 
 
 def downgrade():
