@@ -416,7 +416,8 @@ static void pf__on_probe_done(void *ctx, const pf_health_result_t *result) {
   } else {
     h->status = (unsigned)result->status <= PF_HEALTH_UNHEALTHY ? result->status
                                                                 : PF_HEALTH_UNHEALTHY;
-    h->detail = pf_xstrdup(result->detail_json);
+    /* Server messages in the detail may quote a connection string: scrubbed like the logs. */
+    h->detail = result->detail_json ? pf_log_scrub(result->detail_json) : NULL;
   }
   if (h->stopping) {
     pf__maybe_free(h);

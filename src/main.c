@@ -323,6 +323,9 @@ static bool pf__cleanup(pf_run_t *run) {
   run->have_manifest = false;
   pf_options_free(&run->opts);
   pf_log_secrets_clear();
+  /* Whatever stderr did not take yet, within a bound: a stuck reader must not hold up the exit
+   * or the hand-over (SIGTERM is answered within ~100 ms). */
+  pf_log_flush(50);
   return closed;
 }
 
@@ -475,6 +478,7 @@ int main(int argc, char **argv) {
   if (run.opts.init) {
     status = pf__supervise(&run);
     fflush(stdout);
+    pf_log_flush(50);
     /* A health probe may still be running in the thread pool; nothing is left to clean up that
      * the kernel does not reclaim, and waiting for it would delay the container's exit. */
     _exit(status);
@@ -486,6 +490,7 @@ int main(int argc, char **argv) {
   pf__cleanup(&run);
   r = pf_exec(cmd, run.err, sizeof(run.err));
   pf_log_error("%s", run.err);
+  pf_log_flush(50);
   return pf_exit_status(r);
 
 out:

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "preflight/duration.h"
@@ -108,32 +110,89 @@ char *pf_report_json(const pf_report_t *r) {
     }
   }
   pf_buf_puts(&b, "]}\n");
-  return pf_buf_steal(&b);
+  /* Item details and the error quote server messages and connection strings: the report gets
+   * the same scrubbing as every log line. */
+  char *json = pf_log_scrub(b.data);
+  pf_buf_free(&b);
+  return json;
 }
 
-int pf_report_write(const char *path, const char *text, char *err, size_t errlen) {
-  char *tmp = pf_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+/* Writes all of text to fd, which may be non-blocking: waits for room at most 100 ms at a time,
+ * so a reader that stopped (a FIFO nobody drains) costs a bounded delay, not a hang. Returns 0 or
+ * an errno value. */
+static int pf__write_fd(int fd, const char *text, size_t len) {
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, text + off, len - off);
+    if (n > 0) {
+      off += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+      int r = poll(&pfd, 1, 100);
+      if (r == 1) continue;
+      return r == 0 ? ETIMEDOUT : errno;
+    }
+    return n < 0 ? errno : EIO;
+  }
+  return 0;
+}
+
+/* Writes to something that is not a plain file (a device, a FIFO, /dev/stdout, any symlink) by
+ * opening it and writing, never replacing it: renaming a file over /dev/stdout or /dev/null
+ * would turn the device into a regular file. O_NONBLOCK keeps a FIFO without a reader from
+ * blocking the open (it fails with ENXIO instead). */
+static int pf__report_direct(const char *path, const char *text, size_t len) {
+  int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st;
+  int e = 0;
+  if (fstat(fd, &st) != 0)
+    e = errno;
+  else if (S_ISBLK(st.st_mode))
+    e = ENOTSUP;   /* never a disk */
+  else if (S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0)
+    e = errno;
+  if (e == 0) e = pf__write_fd(fd, text, len);
+  if (close(fd) != 0 && e == 0 && errno != EINTR) e = errno;
+  return e;
+}
+
+/* Writes a regular file atomically: a new file beside it with an unpredictable name, created
+ * exclusively (O_EXCL: a symlink planted under that name is never followed), then renamed over
+ * the target, so readers see the old report or the new one, never half of one. */
+static int pf__report_atomic(const char *path, const char *text, size_t len) {
+  const char *slash = strrchr(path, '/');
+  char *tmp = slash ? pf_xasprintf("%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1)
+                    : pf_xasprintf(".%s.XXXXXX", path);
+  int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     free(tmp);
-    return pf_seterr(err, errlen, PF_EIO, "cannot write the report %s: %s", path, strerror(e));
+    return e;
   }
-  size_t len = strlen(text), off = 0;
-  while (off < len) {
-    ssize_t n = write(fd, text + off, len - off);
-    if (n <= 0) break;
-    off += (size_t)n;
-  }
-  int e = off == len ? 0 : errno;
+  int e = fchmod(fd, 0644) != 0 ? errno : 0;
+  if (e == 0) e = pf__write_fd(fd, text, len);
   if (close(fd) != 0 && e == 0) e = errno;
   if (e == 0 && rename(tmp, path) != 0) e = errno;
-  if (e != 0) {
-    unlink(tmp);
-    free(tmp);
-    return pf_seterr(err, errlen, PF_EIO, "cannot write the report %s: %s", path, strerror(e));
-  }
+  if (e != 0) unlink(tmp);
   free(tmp);
+  return e;
+}
+
+int pf_report_write(const char *path, const char *text, char *err, size_t errlen) {
+  struct stat st;
+  size_t len = strlen(text);
+  int e;
+  if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    e = S_ISDIR(st.st_mode) ? EISDIR : pf__report_direct(path, text, len);
+  else
+    e = pf__report_atomic(path, text, len);
+  if (e != 0)
+    return pf_seterr(err, errlen, PF_EIO, "cannot write the report %s: %s", path,
+                     e == ENOTSUP ? "a block device" : e == ETIMEDOUT ? "nobody is reading it" : strerror(e));
   return 0;
 }
 

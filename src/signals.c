@@ -59,6 +59,13 @@ void pf_signals_early(void) {
   sa.sa_handler = pf__on_early_signal;
   /* The same four signals the loop watches later, whatever the parent left them as. */
   for (size_t i = 0; i < PF__NSIG; i++) (void)sigaction(pf__stop_signals[i], &sa, NULL);
+  /* A log reader that went away must cost a dropped line (EPIPE), not preflight's life. The
+   * hand-over puts SIGPIPE back to what the parent gave us (pf_signals_restore). */
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  sigemptyset(&ign.sa_mask);
+  ign.sa_handler = SIG_IGN;
+  (void)sigaction(SIGPIPE, &ign, NULL);
 }
 
 void pf_signals_close(void) {

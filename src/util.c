@@ -115,13 +115,44 @@ void pf_buf_json_string(pf_buf_t *b, const char *s) {
       case '\r': pf_buf_puts(b, "\\r"); break;
       case '\t': pf_buf_puts(b, "\\t"); break;
       default:
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p < 0x20 || *p == 0x7f) {
           pf_buf_printf(b, "\\u%04x", *p);
-        else
+        } else if (*p < 0x80) {
           pf_buf_putc(b, (char)*p);
+        } else {
+          /* Valid UTF-8 passes through; any other byte (a garbage server, a Latin-1 name)
+           * becomes U+FFFD, so the output is valid JSON for strict parsers. */
+          size_t n = pf_utf8_len(p);
+          if (n == 0) {
+            pf_buf_puts(b, "\xef\xbf\xbd");
+          } else {
+            pf_buf_append(b, (const char *)p, n);
+            p += n - 1;
+          }
+        }
     }
   }
   pf_buf_putc(b, '"');
+}
+
+size_t pf_utf8_len(const unsigned char *p) {
+  unsigned char c = p[0];
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80) return c ? 1 : 0;
+  if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
+  else return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;   /* also stops at the terminating NUL */
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8. */
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
 }
 
 char *pf_buf_steal(pf_buf_t *b) {

@@ -14,6 +14,7 @@
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/log.h"
+#include "preflight/redact.h"
 #include "preflight/retrylog.h"
 #include "preflight/signals.h"
 
@@ -116,6 +117,29 @@ static int pf__check_settings(PQconninfoOption *opts, bool from_url, char *err, 
   return 0;
 }
 
+/* Whether libpq's reading of a URL shows that it misread a password the user wrote: an
+ * unencoded '/', '?', '#' or '@' in it moves part of the password into the host, the port or
+ * the database name (postgresql://app:Zq9/x+Yw==@db/app is host "app", port "Zq9"). Such a URL
+ * can never connect, and every message about it would print pieces of the secret. */
+static bool pf__misread_password(const char *conninfo, PQconninfoOption *opts) {
+  char **pw = pf_redact_passwords(conninfo);
+  if (pw == NULL) return false;
+  const char *host = NULL, *port = NULL, *dbname = NULL, *pass = NULL;
+  for (PQconninfoOption *o = opts; o->keyword; o++) {
+    if (!o->val) continue;
+    if (strcmp(o->keyword, "host") == 0) host = o->val;
+    else if (strcmp(o->keyword, "port") == 0) port = o->val;
+    else if (strcmp(o->keyword, "dbname") == 0) dbname = o->val;
+    else if (strcmp(o->keyword, "password") == 0) pass = o->val;
+  }
+  bool same = false;
+  for (size_t i = 0; pw[i]; i++) same = same || (pass && strcmp(pass, pw[i]) == 0);
+  pf_redact_passwords_free(pw);
+  if (same) return false;
+  return (host && strchr(host, '@')) || (dbname && strchr(dbname, '@')) ||
+         (port && port[strspn(port, "0123456789,")] != '\0');
+}
+
 int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
   pf_log_secret(getenv("PGPASSWORD"));
   if (conninfo == NULL) {
@@ -124,16 +148,32 @@ int pf_wait_check_conninfo(const char *conninfo, char *err, size_t errlen) {
     if (defs) PQconninfoFree(defs);
     return r;
   }
+  /* Every password the string holds as the user wrote it, before libpq reads it otherwise. */
+  pf_log_conninfo(conninfo);
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
   if (opts == NULL) {
-    int r = pf_seterr(err, errlen, PF_ECONFIG, "invalid database URL: %s", perr ? perr : "out of memory");
+    /* libpq quotes the fragment it stopped at, which may be a piece of the password (a literal
+     * '%' in it, a stray quote in key=value form): with a password present, no quote survives. */
+    char **pw = pf_redact_passwords(conninfo);
+    char *msg = pw ? pf_redact_quoted(perr ? perr : "") : pf_xstrdup(perr ? perr : "out of memory");
+    pf_redact_passwords_free(pw);
+    int r = pf_seterr(err, errlen, PF_ECONFIG, "invalid database URL: %s", msg);
+    free(msg);
     PQfreemem(perr);
-    /* The message may quote the bad string, which may hold a password: it is redacted on output. */
     return r;
   }
   for (PQconninfoOption *o = opts; o->keyword; o++)
     if (strcmp(o->keyword, "password") == 0 && o->val) pf_log_secret(o->val);
+  /* Before the settings are checked: their messages quote the port, which may be a piece of a
+   * misread password. */
+  if (pf__misread_password(conninfo, opts)) {
+    PQconninfoFree(opts);
+    return pf_seterr(err, errlen, PF_ECONFIG,
+                     "invalid database URL: its password holds a character that must be percent-encoded "
+                     "(/ as %%2F, ? as %%3F, # as %%23, @ as %%40, %% as %%25); libpq would read part of it as the "
+                     "host, port or database name");
+  }
   int r = pf__check_settings(opts, true, err, errlen);
   PQconninfoFree(opts);
   return r;

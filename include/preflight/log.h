@@ -19,9 +19,26 @@ pf_log_format_t pf_log_format(void);
 pf_log_level_t pf_log_level(void);
 
 /* Registers a string (a password) that must never appear in any output; it is replaced by "***"
- * wherever it occurs. Strings shorter than 3 bytes are ignored (they would mangle every line). */
+ * wherever it occurs, also in its JSON-escaped form. Secrets that are not distinctive
+ * (pf_redact_distinctive: "database", "12345") are not registered: replacing them everywhere
+ * would mangle ordinary words and numbers, and they rely on the structural redaction of
+ * connection strings instead. */
 void pf_log_secret(const char *secret);
+/* Registers every password the connection string holds, read structurally (pf_redact_passwords)
+ * whether or not libpq can parse it. */
+void pf_log_conninfo(const char *conninfo);
 void pf_log_secrets_clear(void);
+
+/* Returns a newly allocated copy of text scrubbed exactly as log lines are: for every other
+ * output channel (the report, check --format json, the health endpoint's answers). */
+char *pf_log_scrub(const char *text);
+
+/* Writes what is still buffered (lines stderr did not take at once), waiting at most timeout_ms;
+ * call before exiting or exec-ing. Lines that still do not fit are lost. */
+void pf_log_flush(int timeout_ms);
+
+/* The number of lines dropped since the last "lines dropped" notice. */
+unsigned long pf_log_dropped(void);
 
 /* Writes one log line. `fields` is NULL or a JSON object body without braces, such as
  * "\"attempt\":3,\"delay_ms\":100", added to JSON lines and ignored in text format (the message

@@ -26,10 +26,14 @@ typedef struct {
   const char *migrate_skipped;   /* why it did not run: "schema complete", "done by another replica" */
 } pf_report_t;
 
-/* Returns the report as one JSON document (newly allocated, ending in a newline). */
+/* Returns the report as one JSON document (newly allocated, ending in a newline), scrubbed of
+ * passwords like every log line. */
 char *pf_report_json(const pf_report_t *r);
 
-/* Writes text to path atomically (temporary file + rename). Returns 0 or PF_EIO with err. */
+/* Writes text to path: a regular file (or a new one) atomically, through an exclusively created
+ * temporary file with an unpredictable name and a rename; anything else (a device such as
+ * /dev/null, a FIFO, a symlink such as /dev/stdout) directly, without replacing it, and never a
+ * block device. Returns 0 or PF_EIO with err. */
 int pf_report_write(const char *path, const char *text, char *err, size_t errlen) PF_MUST_CHECK;
 
 /* Logs one line per item that is not present (error for required, warn for severity warn), one

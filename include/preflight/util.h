@@ -42,8 +42,12 @@ void pf_buf_puts(pf_buf_t *b, const char *s);
 void pf_buf_putc(pf_buf_t *b, char c);
 void pf_buf_printf(pf_buf_t *b, const char *fmt, ...) PF_PRINTF(2, 3);
 void pf_buf_vprintf(pf_buf_t *b, const char *fmt, va_list ap) PF_PRINTF(2, 0);
-/* Appends s as a JSON string literal, quotes included. NULL appends `null`. */
+/* Appends s as a JSON string literal, quotes included; bytes that are not valid UTF-8 become
+ * U+FFFD. NULL appends `null`. */
 void pf_buf_json_string(pf_buf_t *b, const char *s);
+/* Returns the length (1-4) of the valid UTF-8 sequence at p, or 0 when p does not start one
+ * (or is the terminating NUL). */
+size_t pf_utf8_len(const unsigned char *p);
 /* Returns the contents (never NULL) and leaves the buffer empty; the caller frees the result. */
 char *pf_buf_steal(pf_buf_t *b);
 void pf_buf_free(pf_buf_t *b);

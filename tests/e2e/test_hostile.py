@@ -4,6 +4,7 @@ the code before the fix it guards."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -155,3 +156,271 @@ def test_health_interval_zero_is_a_usage_error(manifest):
                        timeout=20)
     assert p.returncode == 64, p
     assert "--health-interval" in p.stderr.decode(), p
+
+
+# ---- Issue 10 item 2: no password in any byte of any output ----
+
+HOSTILE_PASSWORDS = {
+    "slash": "Zq9/x+Yw==",         # base64: libpq reads host "app", port "Zq9"
+    "percent": "50%off!",          # libpq: invalid percent-encoded token: "50%off!"
+    "query": "a?b@c",              # '?' and a second '@'
+    "two_at": "p@ss@x",
+    "hash": "h#sh/p4ss",
+}
+
+
+def _outputs(args, env=None, timeout=60, report=None):
+    """Runs preflight and returns (exit status, every byte it wrote anywhere, as text)."""
+    p = subprocess.run([preflight_bin(), *map(str, args)], env=preflight_env(env),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    text = p.stdout.decode("utf-8", "replace") + "\n" + p.stderr.decode("utf-8", "replace")
+    if report is not None and os.path.exists(report):
+        text += "\n" + open(report, encoding="utf-8", errors="replace").read()
+    return p.returncode, text
+
+
+def _leaks(text, pw):
+    """Whether the password, or a distinctive piece of it, appears in text."""
+    pieces = {pw} | {part for part in __import__("re").split(r"[/@?#%]", pw) if len(part) >= 3}
+    return [p for p in pieces if p in text]
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_PASSWORDS))
+def test_hostile_password_never_printed(pg, db, manifest, tmp_path, case):
+    from urllib.parse import quote
+    pw = HOSTILE_PASSWORDS[case]
+    role = f"hostile_{case}"
+    pg.psql(f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD $pw${pw}$pw$;"
+            f"GRANT ALL ON DATABASE \"{db.name}\" TO {role};")
+    m = manifest("version: 1\ntables:\n  - name: missing_one\n")
+    host, port = pg.host, pg.port
+    raw = f"postgresql://{role}:{pw}@{host}:{port}/{db.name}"
+    encoded = f"postgresql://{role}:{quote(pw, safe='')}@{host}:{port}/{db.name}"
+    kv = f"host={host} port={port} dbname={db.name} user={role} password='{pw}'"
+    wrong = f"postgresql://{role}:{quote(pw + 'X', safe='')}@{host}:{port}/{db.name}"
+    report = tmp_path / "report.json"
+    for url, want in ((raw, {78}), (encoded, {65}), (kv, {65}), (wrong, {77})):
+        for fmt in ("text", "json"):
+            if report.exists():
+                report.unlink()
+            code, out = _outputs(["check", "-f", m, "-d", url, "-t", "5s", "--format", "json",
+                                  "--log-format", fmt, "--report", report, "-v"], report=report)
+            assert code in want, (url, code, out[-3000:])
+            assert not _leaks(out, pw), (url, fmt, _leaks(out, pw), out[-3000:])
+            # DATABASE_URL and the manifest's url: the same.
+            code, out = _outputs(["check", "-f", m, "-t", "5s", "--log-format", fmt],
+                                 env={"DATABASE_URL": url})
+            assert code in want and not _leaks(out, pw), (url, code, out[-3000:])
+    # An unparsable raw URL is refused before any waiting, naming the fix.
+    code, out = _outputs(["check", "-f", m, "-d", raw, "-t", "30s"])
+    assert code == 78 and ("percent" in out or "***" in out), out
+
+
+def test_common_word_password_does_not_mangle_messages(pg, db, manifest):
+    # A password of "database" must be redacted where it is a password, and nowhere else.
+    pg.psql("DROP ROLE IF EXISTS hostile_word; CREATE ROLE hostile_word LOGIN PASSWORD 'database';"
+            f"GRANT ALL ON DATABASE \"{db.name}\" TO hostile_word;")
+    m = manifest("version: 1\ntables:\n  - name: missing_one\n")
+    url = f"postgresql://hostile_word:database@{pg.host}:{pg.port}/{db.name}"
+    code, out = _outputs(["check", "-f", m, "-d", url, "-t", "5s"])
+    assert code == 65, out
+    assert "database ready" in out, out
+    assert "*** ready" not in out, out
+    code, out = _outputs(["check", "-f", m, "-d", url + "x", "-t", "5s"])
+    assert code == 69 or code == 78 or code == 77, out
+    assert "hostile_word:database@" not in out, out
+
+
+# ---- Issue 10 item 3: a stderr nobody reads never blocks preflight ----
+
+F_SETPIPE_SZ = 1031
+
+
+def _stuck_stderr_preflight(args, env=None):
+    """Starts preflight with a small stderr pipe that the test never reads."""
+    import fcntl
+    r, w = os.pipe()
+    fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+    p = subprocess.Popen([preflight_bin(), *map(str, args)], env=preflight_env(env),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=w)
+    os.close(w)
+    return p, r
+
+
+def _wait(p, timeout):
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise AssertionError(f"preflight still running after {timeout}s with a stuck stderr")
+
+
+def test_stuck_stderr_sigterm(manifest, closed_port):
+    m = manifest("version: 1\nwait:\n  interval: 1ms\n  max_interval: 2ms\ntables:\n  - name: t\n")
+    p, r = _stuck_stderr_preflight(["check", "-f", m, "-v", "-d",
+                                    f"postgresql://postgres@127.0.0.1:{closed_port}/x", "-t", "0"])
+    try:
+        time.sleep(3)              # hundreds of debug lines: the 4 KiB pipe is long full
+        assert p.poll() is None, "should still be waiting (no budget)"
+        sent = time.monotonic()
+        p.send_signal(15)
+        code = _wait(p, 10)
+        took = time.monotonic() - sent
+        assert code == 143, code
+        assert took < 2, f"SIGTERM took {took:.2f}s with a stuck stderr"
+        # What did get through is whole lines, and the drops were counted once it drained.
+    finally:
+        os.close(r)
+
+
+def test_stuck_stderr_budget(manifest, closed_port):
+    m = manifest("version: 1\nwait:\n  interval: 1ms\n  max_interval: 2ms\ntables:\n  - name: t\n")
+    p, r = _stuck_stderr_preflight(["check", "-f", m, "-v", "-d",
+                                    f"postgresql://postgres@127.0.0.1:{closed_port}/x", "-t", "2s"])
+    try:
+        assert _wait(p, 20) == 69
+        data = os.read(r, 65536)
+        assert data.endswith(b"\n"), "only whole lines"
+    finally:
+        os.close(r)
+
+
+def test_dropped_lines_are_counted(manifest, closed_port, tmp_path):
+    # A FIFO as stderr whose reader pauses, then reads on: the lines that did not fit are
+    # reported as a count, and every line that arrives is whole.
+    import fcntl
+    r, w = os.pipe()
+    fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+    m = manifest("version: 1\nwait:\n  interval: 1ms\n  max_interval: 2ms\ntables:\n  - name: t\n")
+    p = subprocess.Popen([preflight_bin(), "check", "-f", m, "-v", "-d",
+                          f"postgresql://postgres@127.0.0.1:{closed_port}/x", "-t", "4s"],
+                         env=preflight_env(None), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=w)
+    os.close(w)
+    time.sleep(2)
+    chunks = []
+    while True:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    assert _wait(p, 20) == 69
+    text = b"".join(chunks).decode()
+    assert "log lines dropped" in text, text[-2000:]
+    for line in text.splitlines():
+        assert line.startswith("preflight: "), repr(line)
+
+
+# ---- Issue 10 item 10: JSON log lines are valid UTF-8 whatever the server sends ----
+
+def test_json_logs_replace_invalid_utf8(manifest):
+    import socket
+    import struct
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                c.recv(4096)
+                fields = (b"SFATAL\0" + b"C57P03\0" + b"Mgarbage \xff\xfe\xc3( \xed\xa0\x80 caf\xc3\xa9\0" + b"\0")
+                c.sendall(b"E" + struct.pack("!I", 4 + len(fields)) + fields)
+            finally:
+                c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        m = manifest("version: 1\ntables:\n  - name: t\n")
+        p = subprocess.run([preflight_bin(), "check", "-f", m, "--log-format", "json", "-v", "-d",
+                            f"postgresql://postgres@127.0.0.1:{port}/x?sslmode=disable", "-t", "1s"],
+                           env=preflight_env(None), stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=30)
+    finally:
+        stop.set()
+        t.join()
+        srv.close()
+    assert p.returncode == 69, p
+    lines = p.stderr.split(b"\n")
+    assert any(b"garbage" in ln for ln in lines), p.stderr
+    for ln in lines:
+        if ln:
+            obj = json.loads(ln.decode("utf-8"))       # strict: raises on invalid UTF-8
+            assert {"ts", "level", "msg"} <= obj.keys()
+    assert "café" in p.stderr.decode(), "valid UTF-8 passes through"
+
+
+# ---- Issue 10 item 8: --report writes devices and symlinks in place, regular files safely ----
+
+def _check_report(args_extra, tmp_path, manifest, closed_port, **kw):
+    m = manifest("version: 1\ntables:\n  - name: t\n")
+    return subprocess.run([preflight_bin(), "check", "-f", m, "-d",
+                           f"postgresql://postgres@127.0.0.1:{closed_port}/x", "-t", "300ms",
+                           *args_extra], env=preflight_env(None), stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=30, **kw)
+
+
+def test_report_to_a_device_keeps_the_device(tmp_path, manifest, closed_port):
+    import stat
+    dev = tmp_path / "null"
+    os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))   # a /dev/null of our own
+    p = _check_report(["--report", dev], tmp_path, manifest, closed_port)
+    assert p.returncode == 69, p
+    assert stat.S_ISCHR(os.lstat(dev).st_mode), "the device was replaced by a regular file"
+    assert "cannot write the report" not in p.stderr.decode(), p
+
+
+def test_report_through_a_stdout_symlink(tmp_path, manifest, closed_port):
+    link = tmp_path / "stdout"
+    os.symlink("/proc/self/fd/1", link)                     # what /dev/stdout is
+    p = _check_report(["--report", link], tmp_path, manifest, closed_port)
+    assert p.returncode == 69, p
+    assert os.path.islink(link), "the symlink was replaced by a regular file"
+    assert json.loads(p.stdout)["status"] == "unavailable"
+
+
+def test_report_to_a_fifo(tmp_path, manifest, closed_port):
+    import stat
+    import threading
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    got = []
+    t = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    t.start()
+    p = _check_report(["--report", fifo], tmp_path, manifest, closed_port)
+    t.join(10)
+    assert p.returncode == 69, p
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert got and json.loads(got[0])["status"] == "unavailable"
+    # Nobody reading: a warning, not a hang.
+    p = _check_report(["--report", fifo], tmp_path, manifest, closed_port)
+    assert p.returncode == 69 and "cannot write the report" in p.stderr.decode(), p
+
+
+def test_report_temp_file_is_not_predictable(tmp_path, manifest, closed_port):
+    # The old temp name was REPORT.tmp.PID, opened without O_EXCL: a symlink planted under it
+    # made root overwrite the symlink's target.
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    report = tmp_path / "report.json"
+    last = int(open("/proc/sys/kernel/ns_last_pid").read())
+    for pid in range(last + 1, last + 3000):
+        os.symlink(victim, f"{report}.tmp.{pid}")
+    p = _check_report(["--report", report], tmp_path, manifest, closed_port)
+    assert p.returncode == 69, p
+    assert victim.read_text() == "precious\n"
+    assert not os.path.islink(report)
+    assert json.loads(report.read_text())["status"] == "unavailable"
+    assert oct(os.stat(report).st_mode & 0o777) == oct(0o644)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".report.json.")], "temp file left"

@@ -33,6 +33,41 @@ static void test_redact(void) {
   char *s = pf_redact_secret("a hunter2 b hunter2", "hunter2");
   CHECK_STR(s, "a *** b ***");
   free(s);
+  /* Passwords libpq misreads: unencoded '/', '%', '?', '#' and two '@' (issue 10 item 2). The
+   * userinfo runs to the last '@' of the URL, whatever lies between. */
+  check_redact("postgresql://app:Zq9/x+Yw==@db/app", "postgresql://app:***@db/app");
+  check_redact("database app:x postgresql://app:50%off!@db/app", "database app:x postgresql://app:***@db/app");
+  check_redact("postgresql://app:a?b@c@db:5432/app?sslmode=disable", "postgresql://app:***@db:5432/app?sslmode=disable");
+  check_redact("postgresql://app:a#b@db/app", "postgresql://app:***@db/app");
+  check_redact("\"postgresql://app:p@ss/w@rd@db/app\" x@y", "\"postgresql://app:***@db/app\" x@y");
+  check_redact("postgresql://app@db:5432/app", "postgresql://app@db:5432/app");
+  check_redact("postgresql://db:5432/app?sslmode=require", "postgresql://db:5432/app?sslmode=require");
+  check_redact("postgresql://u:pw@h1:5432,h2:5433/db", "postgresql://u:***@h1:5432,h2:5433/db");
+  check_redact("host=db password='it''s x' user=app", "host=db password=***'s x' user=app");
+
+  char **pw = pf_redact_passwords("postgresql://app:Zq9/x+Yw==@db/app");
+  CHECK(pw && pw[0] && strcmp(pw[0], "Zq9/x+Yw==") == 0 && pw[1] == NULL);
+  pf_redact_passwords_free(pw);
+  pw = pf_redact_passwords("postgresql://app:a%2Fb@db/app");
+  CHECK(pw && pw[0] && pw[1] && strcmp(pw[0], "a%2Fb") == 0 && strcmp(pw[1], "a/b") == 0);
+  pf_redact_passwords_free(pw);
+  pw = pf_redact_passwords("host=db password='se cr\\'et' user=app");
+  CHECK(pw && pw[0] && pw[1] && strcmp(pw[1], "se cr'et") == 0);
+  pf_redact_passwords_free(pw);
+  CHECK(pf_redact_passwords("postgresql://app@db/app") == NULL);
+  CHECK(pf_redact_passwords("host=db user=app") == NULL);
+  CHECK(pf_redact_passwords(NULL) == NULL);
+
+  /* Short or common-word secrets are not replaced everywhere: "database ready" stays. */
+  CHECK(!pf_redact_distinctive("database"));
+  CHECK(!pf_redact_distinctive("12345678"));
+  CHECK(!pf_redact_distinctive("ab1"));
+  CHECK(pf_redact_distinctive("hunter2"));
+  CHECK(pf_redact_distinctive("Zq9/x+Yw=="));
+  CHECK(pf_redact_distinctive("correcthorsebatterystaple"));
+  s = pf_redact_quoted("invalid percent-encoded token: \"50%off!\" (x)");
+  CHECK_STR(s, "invalid percent-encoded token: \"***\" (x)");
+  free(s);
 }
 
 static void test_backoff(void) {
