@@ -173,6 +173,8 @@ static int pf__from_env(pf_options_t *o, char *err, size_t errlen) {
   }
   if ((v = getenv("PREFLIGHT_TIMEOUT")) && *v)
     if (pf__duration_opt("PREFLIGHT_TIMEOUT", v, &o->timeout_ms, PF_ECONFIG, err, errlen)) return PF_ECONFIG;
+  if ((v = getenv("PREFLIGHT_AWAIT_SCHEMA")) && *v)
+    if (pf__duration_opt("PREFLIGHT_AWAIT_SCHEMA", v, &o->await_schema_ms, PF_ECONFIG, err, errlen)) return PF_ECONFIG;
   if ((v = getenv("PREFLIGHT_STATEMENT_TIMEOUT")) && *v)
     if (pf__duration_opt("PREFLIGHT_STATEMENT_TIMEOUT", v, &o->statement_timeout_ms, PF_ECONFIG, err, errlen))
       return PF_ECONFIG;
