@@ -32,6 +32,7 @@ PACKAGES=(
   libpq-dev libyaml-dev libuv1-dev
   postgresql-15 postgresql-client-15 pgbouncer
   python3 python3-pytest
+  alembic python3-alembic python3-psycopg2
   valgrind tini hyperfine procps util-linux
 )
 

@@ -45,7 +45,8 @@ static const struct {
 void pf_options_usage(void) {
   fputs(
       "Usage:\n"
-      "  preflight [run] [OPTIONS] [--] [COMMAND [ARG...]]  wait, verify, fall back, then exec COMMAND\n"
+      "  preflight [run] [OPTIONS] [--] [COMMAND [ARG...]]  wait, verify, migrate, fall back, then exec\n"
+      "                                COMMAND (migrate: and wait.schema in the manifest)\n"
       "  preflight check [OPTIONS]     wait and verify; never writes; exit 0 or 65\n"
       "  preflight wait  [OPTIONS]     only wait until the database (and services) are ready\n"
       "  preflight lint  [OPTIONS]     validate the manifest and fallback files offline\n"
