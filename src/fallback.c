@@ -167,7 +167,9 @@ static int pf__exec_outside(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m
  * verification, replaced whenever a fallback has run since it was taken. */
 static int pf__run_phase(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, bool in_txn, const size_t *order,
                          pf_verify_t *cur, pf_fallback_t *fb, int *ran, char *err, size_t errlen) {
-  bool stale = false;
+  /* In the transaction, verify once more before the first item: the work lock may have waited
+   * for a killed holder's transaction, which could have committed in the meantime. */
+  bool stale = in_txn;
   char d1[32];
   for (size_t k = 0; k < m->nitems; k++) {
     size_t i = order[k];
@@ -228,10 +230,20 @@ static void pf__mark_by_other(const pf_manifest_t *m, const pf_verify_t *v, cons
 /* The transactional part: BEGIN, the items, `after`, COMMIT. On failure it rolls back. */
 static int pf__run_txn(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, const size_t *order, pf_verify_t *cur,
                        pf_fallback_t *fb, int *ran, char *err, size_t errlen) {
-  char buf[256];
-  /* SET LOCAL: the settings end with the transaction, on whichever server connection runs it. */
-  snprintf(buf, sizeof(buf), "BEGIN; SET LOCAL lock_timeout = '%lldms'; SET LOCAL statement_timeout = '%lldms'",
-           (long long)m->lock_timeout_ms, (long long)m->statement_timeout_ms);
+  char buf[512];
+  /* SET LOCAL: the settings end with the transaction, on whichever server connection runs it.
+   * First the work lock (lock.h: pf_lock_work_id), waited for up to statement_timeout: normally
+   * free at once, it is held only by the transaction of a holder that was killed and whose
+   * backend has not noticed yet. client_connection_check_interval (PostgreSQL 14+) makes our own
+   * backend notice within a second that we are gone, should we be killed in turn. */
+  PGconn *c = pf_db_conn(db);
+  snprintf(buf, sizeof(buf),
+           "BEGIN; SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = '%lldms'; %s"
+           "SELECT pg_catalog.pg_advisory_xact_lock(%lld); "
+           "SET LOCAL lock_timeout = '%lldms'",
+           (long long)m->statement_timeout_ms,
+           c && PQserverVersion(c) >= 140000 ? "SET LOCAL client_connection_check_interval = '1s'; " : "",
+           (long long)pf_lock_work_id(m->lock_key), (long long)m->lock_timeout_ms);
   int r = pf__exec(db, buf);
   if (r != 0) {
     if (r == PF_EDB)

@@ -36,14 +36,19 @@ struct pf_lock {
   int64_t waited_ms;
 };
 
-int64_t pf_lock_id(const char *lock_key) {
+/* FNV-1a of the bytes of a, then of b. */
+static int64_t pf__fnv(const char *a, const char *b) {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (const unsigned char *p = (const unsigned char *)lock_key; *p; p++) {
-    h ^= *p;
-    h *= 0x100000001b3ULL;
-  }
+  for (const char *s = a; s; s = s == a ? b : NULL)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+      h ^= *p;
+      h *= 0x100000001b3ULL;
+    }
   return (int64_t)h;
 }
+
+int64_t pf_lock_id(const char *lock_key) { return pf__fnv(lock_key, ""); }
+int64_t pf_lock_work_id(const char *lock_key) { return pf__fnv(lock_key, "/work"); }
 
 /* Describes who holds advisory lock id in this database, from pg_locks and pg_stat_activity, into
  * out: "pid 123 (application_name "x", client 10.0.0.5, holding it since ... (12 s))". A role
@@ -121,14 +126,18 @@ int pf_lock_acquire(uv_loop_t *loop, const pf_lock_opts_t *o, pf_lock_t **out, c
     r = pf__lock_fail(l->db, r, "cannot open the lock connection", err, errlen);
     goto fail;
   }
-  /* The key is our own number, not a name: formatting it into the text is safe. The SET LOCAL
-   * keeps a server-wide idle_in_transaction_session_timeout from ending our transaction (and so
-   * releasing the lock) while a long fallback or migration runs on the other connection; being
-   * LOCAL, it ends with the transaction and never reaches another pool client. */
-  char try_sql[256];
+  /* The key is our own number, not a name: formatting it into the text is safe. The SET LOCALs
+   * end with the transaction, so they never reach another pool client. The first keeps a
+   * server-wide idle_in_transaction_session_timeout from ending our transaction (and so releasing
+   * the lock) while a long fallback or migration runs on the other connection. The keepalives
+   * make the server notice within about 25 s that a holder's host vanished without closing its
+   * socket (a killed process closes it: the server sees that at once); over a Unix socket, or
+   * behind PgBouncer, where the server's socket is the pooler's, they change nothing. */
+  char try_sql[384];
   snprintf(try_sql, sizeof(try_sql),
            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL idle_in_transaction_session_timeout = 0; "
-           "SELECT pg_catalog.pg_try_advisory_xact_lock(%lld)",
+           "SET LOCAL tcp_keepalives_idle = 10; SET LOCAL tcp_keepalives_interval = 5; "
+           "SET LOCAL tcp_keepalives_count = 3; SELECT pg_catalog.pg_try_advisory_xact_lock(%lld)",
            (long long)l->id);
   pf_backoff_t bo;
   pf_backoff_init(&bo, PF__LOCK_POLL_FIRST_MS, PF__LOCK_POLL_MAX_MS, 0);

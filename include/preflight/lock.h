@@ -75,6 +75,14 @@ int64_t pf_lock_waited_ms(const pf_lock_t *l);
  * lock on the server just as well. */
 void pf_lock_release(pf_lock_t *l);
 
+/* The key of the second, transaction-scoped advisory lock that the fallback transaction takes on
+ * the MAIN connection, in the same transaction as its writes. The replica-wide lock lives on
+ * another connection, so when a holder is killed, its lock is released at once while its
+ * fallback transaction may still be running on the server (a backend busy in a statement does
+ * not notice that its client is gone); this lock makes the next holder wait for that transaction
+ * to end. It is pf_lock_id of lock_key plus "/work". */
+int64_t pf_lock_work_id(const char *lock_key);
+
 /* The advisory lock key for lock_key: 64-bit FNV-1a of its bytes, as PostgreSQL's bigint. Pure
  * and stable across versions, unlike hashtext(). */
 int64_t pf_lock_id(const char *lock_key);
