@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "preflight/cancel.h"
 #include "preflight/error.h"
 #include "preflight/log.h"
 #include "preflight/signals.h"
@@ -305,14 +306,10 @@ static void pf__db_on_poll(uv_poll_t *h, int status, int events) {
     pf__db_query_step(db, events);
 }
 
-/* Sends a cancel request for the running query. PQcancel blocks, but only for one short
- * exchange with a server that is demonstrably reachable. */
-static void pf__db_cancel(pf_db_t *db) {
-  PGcancel *c = PQgetCancel(db->conn);
-  if (c == NULL) return;
-  char buf[256];
-  PQcancel(c, buf, sizeof(buf));
-  PQfreeCancel(c);
+/* Sends a cancel request for the running query, waiting for its delivery at most timeout_ms: a
+ * frozen server would hold a plain PQcancel (and a SIGTERM) for as long as it stays frozen. */
+static void pf__db_cancel(pf_db_t *db, int timeout_ms) {
+  if (!pf_cancel_bounded(db->conn, timeout_ms)) pf_log_debug("query cancel not confirmed within %d ms", timeout_ms);
 }
 
 static void pf__db_on_timer(uv_timer_t *t) {
@@ -333,7 +330,7 @@ static void pf__db_on_timer(uv_timer_t *t) {
       break;
     case PF__DB_QUERYING:
       db->error.timed_out = true;
-      pf__db_cancel(db);
+      pf__db_cancel(db, 200);
       snprintf(db->error.message, sizeof(db->error.message), "query timed out");
       pf_db_disconnect(db);
       pf__db_finish(db, PF_EDB);
@@ -554,7 +551,7 @@ int pf_db_pipeline(pf_db_t *db, const pf_db_stmt_t *stmts, size_t n, PGresult **
 static int pf__db_run(pf_db_t *db) {
   while (!db->done) {
     if (pf_signals_caught()) {
-      if (db->state == PF__DB_QUERYING) pf__db_cancel(db);
+      if (db->state == PF__DB_QUERYING) pf__db_cancel(db, 50);
       bool keep = db->state == PF__DB_SLEEPING;
       db->cb = NULL;
       pf__db_finish(db, PF_ESIGNAL);

@@ -424,3 +424,46 @@ def test_report_temp_file_is_not_predictable(tmp_path, manifest, closed_port):
     assert json.loads(report.read_text())["status"] == "unavailable"
     assert oct(os.stat(report).st_mode & 0o777) == oct(0o644)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".report.json.")], "temp file left"
+
+
+# ---- Issue 10 item 4: SIGTERM with a frozen server ----
+
+def test_sigterm_with_a_frozen_server(pg, db, manifest):
+    import signal
+    m = manifest("version: 1\ntables:\n  - name: frozen_t\n"
+                 "    fallback: SELECT pg_sleep(60); CREATE TABLE frozen_t ();\n")
+    p = subprocess.Popen([preflight_bin(), "run", "-f", m, "-d", db.url, "-t", "30s", "--", "true"],
+                         env=preflight_env(None), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    frozen = []
+    try:
+        backend = None
+        deadline = time.monotonic() + 30
+        while backend is None and time.monotonic() < deadline:
+            out = pg.psql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+                          dbname=db.name)
+            backend = int(out.split()[0]) if out.strip() else None
+            time.sleep(0.05)
+        assert backend is not None, "the slow fallback never started"
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+        for pid in (postmaster, backend):
+            os.kill(pid, signal.SIGSTOP)
+            frozen.append(pid)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            code = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        took = time.monotonic() - sent
+        assert code == 143, f"exit {code} after {took:.2f}s: SIGTERM not honoured with a frozen server"
+        assert took < 2, f"SIGTERM took {took:.2f}s"
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+    assert not db.exists("frozen_t"), "nothing half-applied"
