@@ -7,21 +7,29 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "preflight/arena.h"
 #include "preflight/error.h"
 #include "preflight/manifest.h"
 
 typedef struct {
   pf_ynode_t *node;
   pf_ynode_t *key;      /* mappings: a key read and waiting for its value */
+  size_t base;          /* where this collection's children start on the scratch stack */
 } pf__yframe_t;
 
 typedef struct {
   const char *path;
   const char *text;
   size_t len;
+  pf_arena_t *arena;
   pf_ynode_t *root;
   pf__yframe_t stack[PF_YDOC_MAX_DEPTH];
   int depth;
+  /* Children of every open collection, innermost last (a mapping's as key, value, key, ...).
+   * A collection's children are copied into an exact-size arena array when it ends, so no array
+   * is ever grown inside the arena. */
+  pf_ynode_t **scratch;
+  size_t nscratch, capscratch;
   char *err;
   size_t errlen;
 } pf__ybuilder_t;
@@ -41,26 +49,17 @@ static int pf__yerr(pf__ybuilder_t *b, int line, int column, const char *fmt, ..
 }
 
 /* Returns a new node of the given kind positioned at libyaml's 0-based mark. */
-static pf_ynode_t *pf__ynode_new(pf_ynode_kind_t kind, yaml_mark_t mark) {
-  pf_ynode_t *n = pf_xcalloc(1, sizeof(*n));
+static pf_ynode_t *pf__ynode_new(pf__ybuilder_t *b, pf_ynode_kind_t kind, yaml_mark_t mark) {
+  pf_ynode_t *n = pf_arena_calloc(b->arena, 1, sizeof(*n));
   n->kind = kind;
   n->line = (int)mark.line + 1;
   n->column = (int)mark.column + 1;
   return n;
 }
 
-/* Frees a node and everything under it. Recursion is safe: the depth is bounded at parse time. */
+/* Frees a tree: everything lives in the root's arena. */
 void pf_ynode_free(pf_ynode_t *node) {
-  if (node == NULL) return;
-  free(node->text);
-  for (size_t i = 0; node->items != NULL && i < node->n; i++) pf_ynode_free(node->items[i]);
-  for (size_t i = 0; node->pairs != NULL && i < node->n; i++) {
-    pf_ynode_free(node->pairs[i].key);
-    pf_ynode_free(node->pairs[i].value);
-  }
-  free(node->items);
-  free(node->pairs);
-  free(node);
+  if (node != NULL) pf_arena_free(node->arena);
 }
 
 /* Returns true for a plain scalar that YAML 1.1/1.2 reads as null. */
@@ -99,49 +98,56 @@ const char *pf_ynode_excerpt(const pf_ynode_t *node, char *buf, size_t buflen) {
   return buf;
 }
 
-/* Appends an item to a sequence node, growing its array. */
-static void pf__yseq_push(pf_ynode_t *seq, pf_ynode_t *item) {
-  if (seq->n == seq->cap) {
-    seq->cap = seq->cap ? seq->cap * 2 : 4;
-    seq->items = pf_xrealloc(seq->items, seq->cap * sizeof(*seq->items));
+/* Pushes a child of the innermost open collection onto the scratch stack. */
+static void pf__yscratch_push(pf__ybuilder_t *b, pf_ynode_t *node) {
+  if (b->nscratch == b->capscratch) {
+    b->capscratch = b->capscratch ? b->capscratch * 2 : 256;
+    b->scratch = pf_xrealloc(b->scratch, b->capscratch * sizeof(*b->scratch));
   }
-  seq->items[seq->n++] = item;
+  b->scratch[b->nscratch++] = node;
 }
 
-/* Appends a key/value pair to a mapping node, growing its array. */
-static void pf__ymap_push(pf_ynode_t *map, pf_ynode_t *key, pf_ynode_t *value) {
-  if (map->n == map->cap) {
-    map->cap = map->cap ? map->cap * 2 : 4;
-    map->pairs = pf_xrealloc(map->pairs, map->cap * sizeof(*map->pairs));
-  }
-  map->pairs[map->n].key = key;
-  map->pairs[map->n].value = value;
-  map->n++;
-}
-
-/* Hangs a new node under the innermost open collection (or makes it the root). Takes ownership
- * of `node` even on failure. Returns 0, or PF_ECONFIG for a collection used as a mapping key. */
+/* Hangs a new node under the innermost open collection (or makes it the root). Returns 0, or
+ * PF_ECONFIG for a collection used as a mapping key. */
 static int pf__yattach(pf__ybuilder_t *b, pf_ynode_t *node) {
   if (b->depth == 0) {
     b->root = node;
     return 0;
   }
   pf__yframe_t *f = &b->stack[b->depth - 1];
-  if (f->node->kind == PF_YNODE_SEQUENCE) {
-    pf__yseq_push(f->node, node);
-  } else if (f->key == NULL) {
-    if (node->kind != PF_YNODE_SCALAR) {
-      int rc = pf__yerr(b, node->line, node->column, "mapping keys must be plain strings, not %s",
+  if (f->node->kind == PF_YNODE_MAPPING) {
+    if (f->key == NULL) {
+      if (node->kind != PF_YNODE_SCALAR)
+        return pf__yerr(b, node->line, node->column, "mapping keys must be plain strings, not %s",
                         node->kind == PF_YNODE_MAPPING ? "mappings" : "sequences");
-      pf_ynode_free(node);
-      return rc;
+      f->key = node;
+      return 0;
     }
-    f->key = node;
-  } else {
-    pf__ymap_push(f->node, f->key, node);
+    pf__yscratch_push(b, f->key);
     f->key = NULL;
   }
+  pf__yscratch_push(b, node);
   return 0;
+}
+
+/* Moves the children of the collection that just ended from the scratch stack into its own
+ * arrays. */
+static void pf__yclose(pf__ybuilder_t *b, pf__yframe_t *f) {
+  pf_ynode_t *node = f->node, **kids = b->scratch + f->base;
+  size_t count = b->nscratch - f->base;
+  if (node->kind == PF_YNODE_SEQUENCE) {
+    node->n = count;
+    node->items = pf_arena_alloc(b->arena, count * sizeof(*node->items));
+    if (count) memcpy(node->items, kids, count * sizeof(*node->items));
+  } else {
+    node->n = count / 2;
+    node->pairs = pf_arena_alloc(b->arena, node->n * sizeof(*node->pairs));
+    for (size_t i = 0; i < node->n; i++) {
+      node->pairs[i].key = kids[2 * i];
+      node->pairs[i].value = kids[2 * i + 1];
+    }
+  }
+  b->nscratch = f->base;
 }
 
 /* Orders mapping pairs by key text, then by position, so duplicates become neighbours. */
@@ -155,24 +161,39 @@ static int pf__ykey_cmp(const void *a, const void *b) {
   return pa < pb ? -1 : pa > pb;
 }
 
-/* Rejects a mapping that repeats a key, naming both lines. Sorting keeps a hostile mapping with
- * a hundred thousand keys from costing a quadratic number of comparisons. */
+/* Returns true when two scalar keys have the same text. */
+static bool pf__ysame_key(const pf_ynode_t *a, const pf_ynode_t *b) {
+  return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+/* Rejects a mapping that repeats a key, naming both lines. Small mappings (every manifest item)
+ * compare pairwise without allocating; larger ones are sorted, so that a hostile mapping with a
+ * hundred thousand keys does not cost a quadratic number of comparisons. */
 static int pf__ymap_check_duplicates(pf__ybuilder_t *b, const pf_ynode_t *map) {
   if (map->n < 2) return 0;
-  const pf_ypair_t **sorted = pf_xmalloc(map->n * sizeof(*sorted));
-  for (size_t i = 0; i < map->n; i++) sorted[i] = &map->pairs[i];
-  qsort(sorted, map->n, sizeof(*sorted), pf__ykey_cmp);
-  /* Report the duplicate that comes first in the document, whatever the sort order. */
   const pf_ypair_t *first = NULL, *again = NULL;
-  for (size_t i = 0; i + 1 < map->n; i++) {
-    const pf_ynode_t *ka = sorted[i]->key, *kb = sorted[i + 1]->key;
-    if (ka->len == kb->len && memcmp(ka->text, kb->text, ka->len) == 0 &&
-        (again == NULL || sorted[i + 1] < again)) {
-      first = sorted[i];
-      again = sorted[i + 1];
+  if (map->n <= 16) {
+    for (size_t j = 1; j < map->n && again == NULL; j++)
+      for (size_t i = 0; i < j; i++)
+        if (pf__ysame_key(map->pairs[i].key, map->pairs[j].key)) {
+          first = &map->pairs[i];
+          again = &map->pairs[j];
+          break;
+        }
+  } else {
+    const pf_ypair_t **sorted = pf_xmalloc(map->n * sizeof(*sorted));
+    for (size_t i = 0; i < map->n; i++) sorted[i] = &map->pairs[i];
+    qsort(sorted, map->n, sizeof(*sorted), pf__ykey_cmp);
+    /* Report the duplicate that comes first in the document, whatever the sort order. */
+    for (size_t i = 0; i + 1 < map->n; i++) {
+      if (pf__ysame_key(sorted[i]->key, sorted[i + 1]->key) &&
+          (again == NULL || sorted[i + 1] < again)) {
+        first = sorted[i];
+        again = sorted[i + 1];
+      }
     }
+    free(sorted);
   }
-  free(sorted);
   if (again == NULL) return 0;
   char ex[64];
   const pf_ynode_t *k1 = first->key, *k2 = again->key;
@@ -206,6 +227,12 @@ static int pf__yparser_error(pf__ybuilder_t *b, const yaml_parser_t *parser) {
     return pf__yerr(b, line, column, "%s", problem);
   }
   int line = (int)parser->problem_mark.line + 1, column = (int)parser->problem_mark.column + 1;
+  /* libyaml reports a tab in indentation as "found character that cannot start any token" (or
+   * as a tab that "violates indentation"), which does not say what the character is. */
+  size_t at = parser->problem_mark.index;
+  if ((at < b->len && b->text[at] == '\t') || strstr(problem, "tab") != NULL)
+    return pf__yerr(b, line, column,
+                    "a tab character: YAML indents with spaces only (replace the tab with spaces)");
   if (parser->context != NULL)
     return pf__yerr(b, line, column, "%s (%s at line %d, column %d)", problem, parser->context,
                     (int)parser->context_mark.line + 1, (int)parser->context_mark.column + 1);
@@ -254,8 +281,8 @@ static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents)
       /* A "\0" escape in a double-quoted scalar would silently cut every C string made from it. */
       if (memchr(value, '\0', len) != NULL)
         return pf__yerr(b, line, column, "NUL characters are not allowed in values");
-      node = pf__ynode_new(PF_YNODE_SCALAR, mark);
-      node->text = pf_xstrndup(value, len);
+      node = pf__ynode_new(b, PF_YNODE_SCALAR, mark);
+      node->text = pf_arena_strndup(b->arena, value, len);
       node->len = len;
       switch (ev->data.scalar.style) {
         case YAML_SINGLE_QUOTED_SCALAR_STYLE: node->style = PF_YSTYLE_SINGLE_QUOTED; break;
@@ -277,11 +304,12 @@ static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents)
       if (rc != 0) return rc;
       if (b->depth >= PF_YDOC_MAX_DEPTH)
         return pf__yerr(b, line, column, "nesting deeper than %d levels", PF_YDOC_MAX_DEPTH);
-      node = pf__ynode_new(seq ? PF_YNODE_SEQUENCE : PF_YNODE_MAPPING, mark);
+      node = pf__ynode_new(b, seq ? PF_YNODE_SEQUENCE : PF_YNODE_MAPPING, mark);
       rc = pf__yattach(b, node);
       if (rc != 0) return rc;
       b->stack[b->depth].node = node;
       b->stack[b->depth].key = NULL;
+      b->stack[b->depth].base = b->nscratch;
       b->depth++;
       return 0;
     }
@@ -290,6 +318,7 @@ static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents)
     case YAML_MAPPING_END_EVENT:
       if (b->depth == 0) return pf__yerr(b, line, column, "unbalanced end of a collection");
       b->depth--;
+      pf__yclose(b, &b->stack[b->depth]);
       if (ev->type == YAML_MAPPING_END_EVENT)
         return pf__ymap_check_duplicates(b, b->stack[b->depth].node);
       return 0;
@@ -300,15 +329,29 @@ static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents)
 /* Parses a YAML stream into a node tree; see yamldoc.h. */
 int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **root, char *err,
                   size_t errlen) {
+  return pf_ydoc_parse_limit(text, len, 0, path, root, err, errlen);
+}
+
+/* Parses a YAML stream with an explicit size limit; see yamldoc.h. */
+int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
+                        pf_ynode_t **root, char *err, size_t errlen) {
   pf__ybuilder_t b = {.path = path, .text = text, .len = len, .err = err, .errlen = errlen};
   *root = NULL;
-  if (len > PF_MANIFEST_MAX_BYTES)
-    return pf__yerr(&b, 1, 1, "the manifest is larger than the %u MiB limit",
-                    PF_MANIFEST_MAX_BYTES / (1024u * 1024u));
+  if (max_bytes == 0) max_bytes = PF_MANIFEST_MAX_BYTES;
+  if (len > max_bytes)
+    return max_bytes % (1024 * 1024) == 0
+               ? pf__yerr(&b, 1, 1,
+                          "the manifest is larger than the %zu MiB limit (raise it with "
+                          "PREFLIGHT_MANIFEST_MAX_BYTES)", max_bytes / (1024 * 1024))
+               : pf__yerr(&b, 1, 1,
+                          "the manifest is larger than the %zu-byte limit (raise it with "
+                          "PREFLIGHT_MANIFEST_MAX_BYTES)", max_bytes);
 
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) return pf__yerr(&b, 1, 1, "out of memory");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  /* Nodes take about 64 bytes each and there is roughly one per 8 bytes of YAML. */
+  b.arena = pf_arena_new(len * 4 + 1024);
 
   int rc = 0, documents = 0;
   for (;;) {
@@ -322,12 +365,12 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
     if (rc != 0) break;
   }
   yaml_parser_delete(&parser);
-  if (rc == 1) {
+  free(b.scratch);
+  if (rc == 1 && b.root != NULL) {
+    b.root->arena = b.arena;
     *root = b.root;
     return 0;
   }
-  /* Keys waiting for a value are not yet in the tree, so they are freed separately. */
-  for (int i = 0; i < b.depth; i++) pf_ynode_free(b.stack[i].key);
-  pf_ynode_free(b.root);
-  return rc;
+  pf_arena_free(b.arena);
+  return rc == 1 ? 0 : rc;
 }

@@ -13,7 +13,11 @@
 
 #include "preflight/util.h"
 
-#define PF_MANIFEST_MAX_BYTES (4u * 1024u * 1024u)   /* manifests and fallback files alike */
+/* The default size limit of manifests and fallback files alike. It keeps a wrong path (a disk
+ * image, /dev/zero) from being read into memory; PREFLIGHT_MANIFEST_MAX_BYTES changes it, up to
+ * PF_MANIFEST_MAX_LIMIT. A 32,000-item manifest is about 2 MB. */
+#define PF_MANIFEST_MAX_BYTES (16u * 1024u * 1024u)
+#define PF_MANIFEST_MAX_LIMIT ((unsigned long long)1024 * 1024 * 1024)
 #define PF_NO_PARENT SIZE_MAX
 
 /* Declaration order is fallback order: roles and extensions first, free checks last. */
@@ -111,7 +115,10 @@ typedef struct {
   pf_severity_t severity;
 } pf_item_t;
 
+/* Every string of a manifest and its items lives in the manifest's arena: nothing in it is freed
+ * on its own, and pf_manifest_free releases all of it at once. */
 typedef struct {
+  struct pf_arena *arena;
   char *path;           /* the manifest's path as given */
   char *dir;            /* its folder; fallback_file paths are relative to it */
   int version;
@@ -169,6 +176,12 @@ int pf_manifest_parse(const char *text, size_t len, const char *path, const char
                       pf_manifest_t *m, char *err, size_t errlen) PF_MUST_CHECK;
 
 void pf_manifest_free(pf_manifest_t *m);
+
+/* Sets *out to the size limit for manifests and fallback files: PREFLIGHT_MANIFEST_MAX_BYTES
+ * (bytes, or with a K/KiB, M/MiB or G/GiB suffix; at most 1 GiB) when set, else
+ * PF_MANIFEST_MAX_BYTES. Returns 0, or PF_ECONFIG with a message naming the variable. Snapshots
+ * use it too, so that what `snapshot` writes `check` can read. */
+int pf_manifest_max_bytes(size_t *out, char *err, size_t errlen) PF_MUST_CHECK;
 
 /* "table", "column", ...: the kind's name in reports. */
 const char *pf_kind_name(pf_kind_t kind);

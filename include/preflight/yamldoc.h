@@ -4,7 +4,7 @@
  *
  * Only the subset of YAML a manifest needs is accepted: one document, scalar mapping keys, no
  * anchors, aliases or explicit tags, no duplicate keys, at most PF_YDOC_MAX_DEPTH levels of
- * nesting and at most PF_MANIFEST_MAX_BYTES of input. */
+ * nesting and at most PF_MANIFEST_MAX_BYTES of input (or the limit the caller gives). */
 #ifndef PREFLIGHT_YAMLDOC_H
 #define PREFLIGHT_YAMLDOC_H
 
@@ -43,17 +43,26 @@ struct pf_ynode {
   size_t len;
   /* sequences: items[0..n); mappings: pairs[0..n) in document order */
   size_t n;
-  size_t cap;
   pf_ynode_t **items;
   pf_ypair_t *pairs;
+  /* the root only: the arena every node of the tree lives in */
+  struct pf_arena *arena;
 };
 
 /* Parses text[0..len) into *root (NULL for a stream without a document or an empty document).
- * Returns 0, or PF_ECONFIG with "path:line:column: message" in err. */
+ * Every node, array and text of the tree is allocated from one arena that the root owns, so the
+ * tree costs a handful of mallocs whatever its size. Returns 0, or PF_ECONFIG with
+ * "path:line:column: message" in err. A tab where YAML expects indentation is named as such,
+ * since libyaml's own words ("found character that cannot start any token") do not say it. */
 int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **root, char *err,
                   size_t errlen) PF_MUST_CHECK;
 
-/* Frees a node and everything under it; NULL is ignored. */
+/* The same with an explicit size limit (0: PF_MANIFEST_MAX_BYTES). */
+int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
+                        pf_ynode_t **root, char *err, size_t errlen) PF_MUST_CHECK;
+
+/* Frees a tree returned by pf_ydoc_parse: pass its root (other nodes are ignored); NULL is
+ * ignored. */
 void pf_ynode_free(pf_ynode_t *node);
 
 /* Returns true for a plain scalar that YAML reads as null: "", "~", "null", "Null", "NULL". */

@@ -90,13 +90,25 @@ def test_fifo_fallback_file_is_refused(manifest, tmp_path):
 def test_manifest_too_large_names_a_position(manifest):
     # Issue 10 item 10: the over-4 MiB error named no position.
     line = "# " + "x" * 1021 + "\n"            # 1024 bytes a line
+    # The limit is 16 MiB by default (issue 11 item 12); PREFLIGHT_MANIFEST_MAX_BYTES sets it.
     m = manifest("version: 1\n" + line * (4 * 1024 + 16))
-    p = subprocess.run([preflight_bin(), "lint", "-f", m], env=preflight_env(None),
+    env = dict(preflight_env(None), PREFLIGHT_MANIFEST_MAX_BYTES="4MiB")
+    p = subprocess.run([preflight_bin(), "lint", "-f", m], env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
     err = p.stderr.decode()
     assert p.returncode == 78, err
     # 4 MiB = 11 bytes of "version: 1\n" + 4095 full lines + 1013 bytes of line 4097.
     assert "line 4097" in err and "column 1014" in err, err
+    assert "4 MiB limit" in err and "PREFLIGHT_MANIFEST_MAX_BYTES" in err, err
+    # The same manifest (a 40-schema snapshot is 4.56 MB) is fine under the default limit.
+    p = subprocess.run([preflight_bin(), "lint", "-f", m], env=preflight_env(None),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    assert p.returncode == 0, p.stderr.decode()
+    # A limit that is not a size is a configuration error naming the variable.
+    env["PREFLIGHT_MANIFEST_MAX_BYTES"] = "lots"
+    p = subprocess.run([preflight_bin(), "lint", "-f", m], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    assert p.returncode == 78 and "PREFLIGHT_MANIFEST_MAX_BYTES" in p.stderr.decode(), p
 
 
 def _lint(m, *extra, env=None):

@@ -407,7 +407,7 @@ static void test_items(void) {
     pf_manifest_set_fallback_root("data/manifests");
     CHECK(strstr(err, "t.yaml:2:43: checks[0].fallback_file: cannot read") == err);
     if (strstr(err, "t.yaml:2:43:") != err) fprintf(stderr, "  %s\n", err);
-    CHECK(strstr(err, "larger than the 4 MiB limit") != NULL);
+    CHECK(strstr(err, "larger than the 16 MiB limit") != NULL);
     unlink(big);
   }
 }
@@ -423,7 +423,7 @@ static void test_limits_and_names(void) {
     memset(text, '#', big);
     memcpy(text, "version: 1\n", 11);
     CHECK(pf_manifest_parse(text, big, "big.yaml", ".", &m, err, sizeof(err)) == PF_ECONFIG);
-    CHECK(strstr(err, "big.yaml:1:1: the manifest is larger than the 4 MiB limit") == err);
+    CHECK(strstr(err, "big.yaml:1:1: the manifest is larger than the 16 MiB limit") == err);
     CHECK(is_empty(&m));
     /* Exactly at the limit is fine. */
     text[11] = '\n';
