@@ -286,6 +286,18 @@ int pf_manifest_load(const char *path, pf_manifest_t *m, char *err, size_t errle
   return rc;
 }
 
+/* Copies a string into the manifest's arena; see manifest.h. */
+char *pf_manifest_strdup(pf_manifest_t *m, const char *s) {
+  if (m->arena == NULL) m->arena = pf_arena_new(0);
+  return pf_arena_strdup(m->arena, s);
+}
+
+/* Allocates from the manifest's arena; see manifest.h. */
+void *pf_manifest_alloc(pf_manifest_t *m, size_t n) {
+  if (m->arena == NULL) m->arena = pf_arena_new(0);
+  return pf_arena_alloc(m->arena, n);
+}
+
 /* Frees everything the manifest owns and leaves it empty; safe on an empty manifest. */
 void pf_manifest_free(pf_manifest_t *m) {
   if (m == NULL) return;

@@ -410,19 +410,13 @@ void pf_options_resolve(const pf_options_t *o, pf_manifest_t *m) {
   if (o->statement_timeout_ms >= 0) m->db_statement_timeout_ms = o->statement_timeout_ms;
   if (o->await_schema_ms >= 0) m->await_schema_ms = o->await_schema_ms;
   if (o->check_mode) m->mode = PF_MODE_CHECK;
-  if (o->database_url) {
-    free(m->database_url);
-    m->database_url = pf_xstrdup(o->database_url);
-  }
+  if (o->database_url) m->database_url = pf_manifest_strdup(m, o->database_url);
   if (o->services_set) {
-    /* A list replaces the manifest's, as every other setting does. */
-    for (size_t i = 0; i < m->nservices; i++) free(m->services[i]);
-    free(m->services);
-    m->services = NULL;
+    /* A list replaces the manifest's, as every other setting does. Strings of a manifest live
+     * in its arena (pf_manifest_strdup). */
+    m->services = pf_manifest_alloc(m, sizeof(char *) * (o->nservices ? (size_t)o->nservices : 1));
     m->nservices = 0;
-    for (int i = 0; i < o->nservices; i++) {
-      m->services = pf_xrealloc(m->services, sizeof(char *) * (m->nservices + 1));
-      m->services[m->nservices++] = pf_xstrdup(o->services[i]);
-    }
+    for (int i = 0; i < o->nservices; i++)
+      m->services[m->nservices++] = pf_manifest_strdup(m, o->services[i]);
   }
 }

@@ -177,6 +177,12 @@ int pf_manifest_parse(const char *text, size_t len, const char *path, const char
 
 void pf_manifest_free(pf_manifest_t *m);
 
+/* Copies s into the manifest's arena, for a caller that overrides a string setting (options
+ * over database.url): the result lives and is freed with the manifest; never free() it. */
+char *pf_manifest_strdup(pf_manifest_t *m, const char *s);
+/* Returns n bytes from the manifest's arena (aligned for any type), the same way. */
+void *pf_manifest_alloc(pf_manifest_t *m, size_t n);
+
 /* Sets *out to the size limit for manifests and fallback files: PREFLIGHT_MANIFEST_MAX_BYTES
  * (bytes, or with a K/KiB, M/MiB or G/GiB suffix; at most 1 GiB) when set, else
  * PF_MANIFEST_MAX_BYTES. Returns 0, or PF_ECONFIG with a message naming the variable. Snapshots

@@ -53,11 +53,13 @@ def test_invalid_manifest_is_78_before_any_network(preflight, manifest, closed_p
 
 
 def test_manifest_too_large_is_78(preflight, manifest):
-    big = "version: 1\n" + ("# " + "x" * 1021 + "\n") * (4 * 1024 + 16)
+    # The default limit is 16 MiB (PREFLIGHT_MANIFEST_MAX_BYTES changes it; see test_hostile.py).
+    big = "version: 1\n" + ("# " + "x" * 1021 + "\n") * (16 * 1024 + 16)
     m = manifest(big)
-    assert m.stat().st_size > 4 * 1024 * 1024
+    assert m.stat().st_size > 16 * 1024 * 1024
     r = preflight(["lint", "-f", m])
     assert r.code == 78, str(r)
+    assert "16 MiB limit" in r.stderr, str(r)
 
 
 def test_missing_manifest_file_is_78(preflight, tmp_path):
@@ -318,11 +320,15 @@ def test_fallback_file_is_a_directory_is_78(preflight, manifest, tmp_path):
     assert r.code == 78, str(r)
 
 
-def test_fallback_file_over_4_mib_is_78(preflight, manifest, tmp_path):
+def test_fallback_file_over_the_limit_is_78(preflight, manifest, tmp_path):
+    # Fallback files share the manifest's limit (PREFLIGHT_MANIFEST_MAX_BYTES, default 16 MiB).
     m = manifest("version: 1\ntables:\n  - name: widgets\n    fallback_file: big.sql\n",
                  files={"big.sql": ("-- " + "x" * 1020 + "\n") * (4 * 1024 + 16)})
-    r = preflight(["lint", "-f", m])
+    r = preflight(["lint", "-f", m], env={"PREFLIGHT_MANIFEST_MAX_BYTES": "4MiB"})
     assert r.code == 78, str(r)
+    assert "big.sql" in r.stderr and "4 MiB limit" in r.stderr, str(r)
+    r = preflight(["lint", "-f", m])
+    assert r.code == 0, str(r)
 
 
 def test_wrong_password_in_manifest_url_json_log(db, preflight, manifest, tmp_path):

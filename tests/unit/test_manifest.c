@@ -412,6 +412,85 @@ static void test_items(void) {
   }
 }
 
+/* Expects `text` to fail with a message containing `want`. */
+static void expect_error(const char *text, const char *want) {
+  pf_manifest_t m;
+  char err[1024] = "";
+  int rc = parse(text, &m, err, sizeof(err));
+  CHECK(rc == PF_ECONFIG);
+  CHECK(strstr(err, want) != NULL);
+  if (rc != PF_ECONFIG || strstr(err, want) == NULL)
+    fprintf(stderr, "  %s\n    expected: %s\n    got: %s\n", text, want, err);
+  if (rc == 0) pf_manifest_free(&m);
+}
+
+/* Unknown keys and enum values name the nearest valid one (issue 12 item 5), at their line and
+ * column; words too far from any key get no guess. Every kind's list key is accepted. */
+static void test_suggestions(void) {
+  expect_error("version: 1\ntables: [{name: t, colums: []}]\n",
+               "t.yaml:2:20: tables[0]: unknown key \"colums\" for a table (did you mean \"columns\"?)");
+  expect_error("version: 1\ntables:\n  - name: t\n    columns: [{name: c, nulable: true}]\n",
+               "t.yaml:4:25: tables[0].columns[0]: unknown key \"nulable\" for a column (did you mean \"nullable\"?)");
+  expect_error("version: 1\nindexes: [{name: i, tabel: t}]\n", "(did you mean \"table\"?)");
+  expect_error("version: 1\nfunctions: [{signatrue: f()}]\n", "(did you mean \"signature\"?)");
+  expect_error("version: 1\nviews: [{name: v, fallbak_file: x.sql}]\n", "(did you mean \"fallback_file\"?)");
+  expect_error("version: 1\ntabels: []\n", "t.yaml:2:1: unknown top-level key \"tabels\" (did you mean \"tables\"?)");
+  expect_error("version: 1\nVersion: 1\n", "(did you mean \"version\"?)");
+  expect_error("version: 1\nwait:\n  timout: 5s\n",
+               "t.yaml:3:3: wait: unknown key \"timout\" (did you mean \"timeout\"? expected timeout, interval, max_interval)");
+  expect_error("version: 1\nconstraints: [{name: c, table: t, type: primary-key}]\n",
+               "got \"primary-key\" (did you mean \"primary_key\"?)");
+  expect_error("version: 1\nfallback: {mode: aply}\n", "got \"aply\" (did you mean \"apply\"?)");
+  /* Nothing close: no guess. */
+  pf_manifest_t m;
+  char err[1024] = "";
+  CHECK(parse("version: 1\ntables: [{name: t, zzzzzz: 1}]\n", &m, err, sizeof(err)) == PF_ECONFIG);
+  CHECK(strstr(err, "did you mean") == NULL);
+  CHECK(parse("version: 1\ntables: [{name: t, x: 1}]\n", &m, err, sizeof(err)) == PF_ECONFIG);
+  CHECK(strstr(err, "did you mean") == NULL);
+  /* A tab in indentation is called a tab, at its position. */
+  expect_error("version: 1\ntables:\n\t- name: a\n", "t.yaml:3:1: a tab character: YAML indents with spaces only");
+  /* Every kind but column has its list at the top level, under pf_kind_key's name. */
+  for (int k = 0; k < PF_KIND__COUNT; k++) {
+    char text[128];
+    snprintf(text, sizeof(text), "version: 1\n%s: []\n", pf_kind_key((pf_kind_t)k));
+    int rc = parse(text, &m, err, sizeof(err));
+    CHECK(rc == (k == PF_KIND_COLUMN ? PF_ECONFIG : 0));
+    if (rc == 0) pf_manifest_free(&m);
+  }
+}
+
+/* PREFLIGHT_MANIFEST_MAX_BYTES sets the size limit (issue 11 item 12); a value that is not a
+ * size from 1 byte to 1 GiB is an error naming the variable. */
+static void test_size_limit_variable(void) {
+  pf_manifest_t m;
+  char err[1024] = "";
+  char text[2048];
+  memset(text, '#', sizeof(text));
+  memcpy(text, "version: 1\n", 11);
+  CHECK(setenv("PREFLIGHT_MANIFEST_MAX_BYTES", "1K", 1) == 0);
+  CHECK(pf_manifest_parse(text, 1024, "s.yaml", ".", &m, err, sizeof(err)) == 0);
+  pf_manifest_free(&m);
+  CHECK(pf_manifest_parse(text, 1025, "s.yaml", ".", &m, err, sizeof(err)) == PF_ECONFIG);
+  CHECK(strstr(err, "s.yaml:1:1: the manifest is larger than the 1024-byte limit") == err);
+  CHECK(strstr(err, "PREFLIGHT_MANIFEST_MAX_BYTES") != NULL);
+  size_t n;
+  CHECK(setenv("PREFLIGHT_MANIFEST_MAX_BYTES", "64MiB", 1) == 0);
+  CHECK(pf_manifest_max_bytes(&n, err, sizeof(err)) == 0 && n == (size_t)64 << 20);
+  CHECK(setenv("PREFLIGHT_MANIFEST_MAX_BYTES", "5000000", 1) == 0);
+  CHECK(pf_manifest_max_bytes(&n, err, sizeof(err)) == 0 && n == 5000000);
+  const char *bad[] = {"0", "-1", "2G", "lots", "16 MiB", "16MB", "99999999999999999999999"};
+  for (size_t i = 0; i < PF_ARRAY_SIZE(bad); i++) {
+    CHECK(setenv("PREFLIGHT_MANIFEST_MAX_BYTES", bad[i], 1) == 0);
+    CHECK(pf_manifest_max_bytes(&n, err, sizeof(err)) == PF_ECONFIG);
+    CHECK(strncmp(err, "PREFLIGHT_MANIFEST_MAX_BYTES: ", 30) == 0);
+    CHECK(pf_manifest_parse("version: 1\n", 11, "s.yaml", ".", &m, err, sizeof(err)) == PF_ECONFIG);
+    CHECK(is_empty(&m));
+  }
+  CHECK(unsetenv("PREFLIGHT_MANIFEST_MAX_BYTES") == 0);
+  CHECK(pf_manifest_max_bytes(&n, err, sizeof(err)) == 0 && n == PF_MANIFEST_MAX_BYTES);
+}
+
 /* The size limit, a missing manifest, a NULL dir, and the kind tables. */
 static void test_limits_and_names(void) {
   pf_manifest_t m;
@@ -465,5 +544,7 @@ int main(void) {
   test_settings();
   test_items();
   test_limits_and_names();
+  test_suggestions();
+  test_size_limit_variable();
   PF_TEST_DONE();
 }
