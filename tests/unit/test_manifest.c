@@ -437,7 +437,7 @@ static void test_suggestions(void) {
   expect_error("version: 1\ntabels: []\n", "t.yaml:2:1: unknown top-level key \"tabels\" (did you mean \"tables\"?)");
   expect_error("version: 1\nVersion: 1\n", "(did you mean \"version\"?)");
   expect_error("version: 1\nwait:\n  timout: 5s\n",
-               "t.yaml:3:3: wait: unknown key \"timout\" (did you mean \"timeout\"? expected timeout, interval, max_interval, services)");
+               "t.yaml:3:3: wait: unknown key \"timout\" (did you mean \"timeout\"? expected timeout, interval, max_interval");
   expect_error("version: 1\nconstraints: [{name: c, table: t, type: primary-key}]\n",
                "got \"primary-key\" (did you mean \"primary_key\"?)");
   expect_error("version: 1\nfallback: {mode: aply}\n", "got \"aply\" (did you mean \"apply\"?)");
