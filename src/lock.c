@@ -20,6 +20,7 @@
 #include "preflight/duration.h"
 #include "preflight/error.h"
 #include "preflight/log.h"
+#include "preflight/signals.h"
 
 /* First and longest delay between two attempts. Short, because a waiting replica should start
  * soon after the holder is done, and cheap: one attempt is two tiny round trips. */
@@ -218,7 +219,10 @@ int64_t pf_lock_waited_ms(const pf_lock_t *l) { return l ? l->waited_ms : 0; }
 
 void pf_lock_release(pf_lock_t *l) {
   if (l == NULL) return;
-  if (pf_db_connected(l->db) && pf_db_query(l->db, "ROLLBACK", -1, NULL, PF__LOCK_STMT_MS) != 0)
+  /* After a stop signal a ROLLBACK would only be cancelled (a PQcancel round trip on a new
+   * connection, ~100 ms): closing the connection releases the lock on the server just as well. */
+  if (pf_db_connected(l->db) && pf_signals_caught() == 0 &&
+      pf_db_query(l->db, "ROLLBACK", -1, NULL, PF__LOCK_STMT_MS) != 0)
     pf_log_debug("releasing the replica-wide lock: %s (closing its connection instead)", pf_db_last_error(l->db)->message);
   pf_db_free(l->db);
   free(l);
