@@ -50,6 +50,15 @@ static unsigned long pf__dropped;
 
 static const char *const pf__level_names[] = {"error", "warn", "info", "debug"};
 
+static char *pf__last_error;   /* the last error-level message, redacted, for termlog.h */
+
+const char *pf_log_last_error(void) {
+  pthread_mutex_lock(&pf__mu);
+  const char *e = pf__last_error;
+  pthread_mutex_unlock(&pf__mu);
+  return e;
+}
+
 void pf_log_setup(pf_log_format_t format, pf_log_level_t level) {
   pf__format = format;
   pf__level = level;
@@ -278,6 +287,10 @@ void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list
   pthread_mutex_lock(&pf__mu);
   char *msg = pf__scrub_locked(raw.data ? raw.data : "");
   pf_buf_free(&raw);
+  if (level == PF_LOG_ERROR) {
+    free(pf__last_error);
+    pf__last_error = pf_xstrdup(msg);
+  }
 
   pf_buf_t line = {0};
   if (pf__format == PF_LOG_JSON) {

@@ -33,6 +33,7 @@
 #include "preflight/signals.h"
 #include "preflight/snapshot.h"
 #include "preflight/supervise.h"
+#include "preflight/termlog.h"
 #include "preflight/wait.h"
 
 /* Everything one run accumulates, so that the report can be written whatever phase failed. */
@@ -477,6 +478,8 @@ int main(int argc, char **argv) {
 
   if (run.opts.init) {
     status = pf__supervise(&run);
+    /* Only preflight's own failure, not the child's status, is preflight's to explain. */
+    if (status != 0) pf_termlog_write(pf_log_last_error());
     fflush(stdout);
     pf_log_flush(50);
     /* A health probe may still be running in the thread pool; nothing is left to clean up that
@@ -490,10 +493,12 @@ int main(int argc, char **argv) {
   pf__cleanup(&run);
   r = pf_exec(cmd, run.err, sizeof(run.err));
   pf_log_error("%s", run.err);
+  pf_termlog_write(pf_log_last_error());
   pf_log_flush(50);
   return pf_exit_status(r);
 
 out:
+  if (status != 0) pf_termlog_write(pf_log_last_error());
   if (!pf__cleanup(&run)) {
     /* libuv's library destructor joins its thread pool, which would wait for the abandoned
      * lookup (seconds, with an unanswering resolver): leave without running destructors. */

@@ -196,9 +196,24 @@ int pf_report_write(const char *path, const char *text, char *err, size_t errlen
   return 0;
 }
 
+/* Fills order[] with the item indexes in the order fallbacks run (fallback.c): the transaction's
+ * items in dependency order (kind, then manifest order), then the `transaction: false` ones in the
+ * same order. The per-item lines follow it, so "created" comes in the order "applying fallback"
+ * came, whatever order the manifest lists the kinds in. */
+static void pf__log_order(const pf_manifest_t *m, size_t *order) {
+  size_t n = 0;
+  for (int phase = 0; phase < 2; phase++)
+    for (int k = 0; k < PF_KIND__COUNT; k++)
+      for (size_t i = 0; i < m->nitems; i++)
+        if ((int)m->items[i].kind == k && m->items[i].transaction == (phase == 0)) order[n++] = i;
+}
+
 void pf_report_log(const pf_report_t *r) {
   size_t missing = 0, warned = 0, created = 0, failed = 0;
-  for (size_t i = 0; r->before && i < r->m->nitems; i++) {
+  size_t *order = pf_xcalloc(r->m->nitems ? r->m->nitems : 1, sizeof(*order));
+  pf__log_order(r->m, order);
+  for (size_t k = 0; r->before && k < r->m->nitems; k++) {
+    size_t i = order[k];
     const pf_item_t *it = &r->m->items[i];
     const char *status = pf_report_item_status(r, i);
     if (strcmp(status, "present") == 0) continue; /* nothing to say: a 32,000-item check is mostly these */
@@ -220,6 +235,7 @@ void pf_report_log(const pf_report_t *r) {
                     it->display, st && st->detail ? st->detail : "not found", r->m->path, it->line);
     }
   }
+  free(order);
   char d1[32], d2[32], d3[32], d4[32], fields[384], mig[160] = "";
   if (r->migrate_command && r->migrate)
     snprintf(mig, sizeof(mig), "; migration %s in %s", r->migrate->status == PF_MIGRATE_OK ? "ran" : pf_migrate_status_name(r->migrate->status),

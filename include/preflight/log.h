@@ -46,6 +46,10 @@ unsigned long pf_log_dropped(void);
 void pf_log_fields(pf_log_level_t level, const char *fields, const char *fmt, ...) PF_PRINTF(3, 4);
 void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list ap);
 
+/* The last message logged at error level, redacted, without the "preflight: " prefix; NULL when
+ * there was none. main.c copies it to Kubernetes' termination log (termlog.h). */
+const char *pf_log_last_error(void);
+
 /* Writes one error line holding msg (a fixed sentence without characters JSON would escape)
  * using only async-signal-safe calls; for signal handlers. */
 void pf_log_signal_safe(const char *msg);
