@@ -31,7 +31,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libpq-dev libyaml-dev libuv1-dev
   postgresql-15 postgresql-client-15 pgbouncer
-  python3 python3-pytest
+  python3 python3-pytest python3-yaml python3-jsonschema
   alembic python3-alembic python3-psycopg2
   valgrind tini hyperfine procps util-linux
 )

@@ -25,6 +25,7 @@
 #include "preflight/lock.h"
 #include "preflight/log.h"
 #include "preflight/manifest.h"
+#include "preflight/manifest_schema.h"
 #include "preflight/migrate.h"
 #include "preflight/options.h"
 #include "preflight/probe.h"
@@ -415,6 +416,14 @@ int main(int argc, char **argv) {
   if (run.opts.command == PF_CMD_HELP) {
     pf_options_usage();
     status = 0;
+    goto out;
+  }
+  if (run.opts.command == PF_CMD_SCHEMA) {
+    pf_buf_t schema = {0};
+    pf_manifest_schema(&schema);
+    bool written = fwrite(schema.data, 1, schema.len, stdout) == schema.len && fflush(stdout) == 0;
+    status = written ? 0 : pf_exit_status(PF_EIO);
+    pf_buf_free(&schema);
     goto out;
   }
   if (run.opts.command == PF_CMD_VERSION) {

@@ -38,6 +38,8 @@ static const char pf__coltype_pattern[] =
     "^(?:" PF__TYPE_CHARS ")*(?:\\( *[0-9]+ *(?:, *[0-9]+ *)*\\)(?:" PF__TYPE_CHARS ")*)?$";
 static const char pf__signature_pattern[] = "^[^(]+\\([\\s\\S]*\\)$";
 static const char pf__on_pattern[] = "^(?:table|sequence|function|schema) [\\s\\S]";
+/* A table reference splits at its first dot, and neither side may be empty. */
+static const char pf__tableref_pattern[] = "^[^.]+(?:\\.[\\s\\S]+)?$";
 
 /* Checks a column type; see manifest_keys.h. */
 const char *pf_mcheck_coltype(const char *t) {
@@ -318,7 +320,8 @@ const pf_msection_t pf_mroot = {"", "A preflight manifest: what the application 
            "before the first dot of the name, else defaults.schema)."}
 #define PF__TABLE                                                                           \
   {.key = "table", .value = PF_MV_STRING, .store = PF_MS_NONE, .off = PF__S(table),         \
-   .flags = PF_MK_REQUIRED, .desc = "The table it belongs to, optionally schema-qualified."}
+   .flags = PF_MK_REQUIRED, .pattern = pf__tableref_pattern,                               \
+   .desc = "The table it belongs to, optionally schema-qualified."}
 
 static const pf_mkey_t pf__role_keys[] = {
     PF__NAME("The role's name."),

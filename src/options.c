@@ -19,7 +19,7 @@ static const struct {
   pf_command_t command;
 } pf__commands[] = {
     {"run", PF_CMD_RUN}, {"check", PF_CMD_CHECK}, {"wait", PF_CMD_WAIT},
-    {"lint", PF_CMD_LINT}, {"snapshot", PF_CMD_SNAPSHOT},
+    {"lint", PF_CMD_LINT}, {"snapshot", PF_CMD_SNAPSHOT}, {"schema", PF_CMD_SCHEMA},
 };
 
 /* The options that take a value, as a table: short name, long name. */
@@ -52,6 +52,7 @@ void pf_options_usage(void) {
       "  preflight lint  [OPTIONS]     validate the manifest and fallback files offline\n"
       "  preflight snapshot [OPTIONS] [--schema S]... [--table T]...\n"
       "                                print a manifest describing the live database\n"
+      "  preflight schema              print the manifest's JSON Schema (draft 2020-12)\n"
       "  preflight --help | --version\n"
       "\n"
       "Options end at COMMAND or at \"--\". A \"--\" given first only says that no subcommand\n"

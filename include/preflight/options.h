@@ -17,7 +17,8 @@ typedef enum {
   PF_CMD_LINT,
   PF_CMD_SNAPSHOT,
   PF_CMD_HELP,
-  PF_CMD_VERSION
+  PF_CMD_VERSION,
+  PF_CMD_SCHEMA
 } pf_command_t;
 
 typedef struct {
