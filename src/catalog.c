@@ -43,7 +43,7 @@ static int pf__blame_item(pf_db_t *db, const pf_manifest_t *m, int orig, char *e
       continue;
     }
     const char *params[1] = {value};
-    int r = pf_db_query(db, sql, 1, params, 0);
+    int r = pf_db_query(db, sql, 1, params, m->db_statement_timeout_ms);
     free(value);
     if (r == PF_ESIGNAL) return r;
     if (r != 0) {
@@ -303,7 +303,10 @@ int pf_catalog_verify(pf_db_t *db, const pf_manifest_t *m, bool in_txn, pf_verif
   for (int i = 0; i < qb.nparams; i++) pf_buf_free(&qb.params[i]);
   if (r == 0) {
     r = pf__verify_migrations(db, m, v, &v->round_trips);
-    if (r == PF_EDB) pf_seterr(err, errlen, PF_EDB, "reading migration history failed: %s", pf_db_last_error(db)->message);
+    if (r == PF_EDB && pf_db_last_error(db)->timed_out)
+      r = pf_seterr(err, errlen, PF_ETIMEOUT, "reading migration history did not finish within database.statement_timeout");
+    else if (r == PF_EDB)
+      pf_seterr(err, errlen, PF_EDB, "reading migration history failed: %s", pf_db_last_error(db)->message);
   }
   if (r != 0) {
     pf_verify_free(v);

@@ -726,7 +726,8 @@ int pf__verify_migrations(pf_db_t *db, const pf_manifest_t *m, pf_verify_t *v, i
     pf__quote_ident(&sql, pf__migration_tools[k].table);
   }
   if (n == 0) return 0;
-  int r = pf_db_query(db, sql.data, 0, NULL, 0);
+  /* Bounded like every verification query (a deadline: this runs outside any transaction). */
+  int r = pf_db_query(db, sql.data, 0, NULL, m->db_statement_timeout_ms);
   (*round_trips)++;
   pf_buf_free(&sql);
   if (r != 0) return r;

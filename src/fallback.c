@@ -309,7 +309,8 @@ int pf_fallback_apply(pf_db_t *db, pf_lock_t *lock, const pf_manifest_t *m, cons
     }
     r = pf__run_phase(db, lock, m, false, order, &cur, fb, &ran, err, errlen);
     if (r == 0 && m->after && before == 0 && ran > 0) {
-      r = pf__exec(db, m->after);
+      /* Outside a transaction, as the items before it: bounded by a deadline, not a SET. */
+      r = pf_db_query(db, m->after, -1, NULL, m->statement_timeout_ms);
       if (r == PF_EDB) r = pf__fallback_error(db, m, NULL, m->after, 1, err, errlen);
     }
     pf__mark_by_other(m, v, &cur, fb);

@@ -166,7 +166,7 @@ int pf_lock_acquire(uv_loop_t *loop, const pf_lock_opts_t *o, pf_lock_t **out, c
       r = pf_seterr(err, errlen, PF_ELOCKWAIT,
                     "gave up waiting for the replica-wide lock (lock_key \"%s\", advisory lock %lld) after %s: "
                     "held by %s; another replica (or session) is still repairing or migrating, or is stuck; "
-                    "fallback.statement_timeout bounds this wait",
+                    "fallback.statement_timeout (plus migrate.timeout when a migration is configured) bounds this wait",
                     o->lock_key, (long long)l->id, pf_duration_format(waited, d1, sizeof(d1)),
                     holder[0] ? holder : "a session this role cannot see");
       goto fail;
