@@ -10,7 +10,16 @@
  *            closing with unread bytes in the socket would make the kernel send RST, and a RST
  *            can destroy the answer before the client has read it.
  * The probe's result is cached for the interval; requests that find no fresh result all wait for
- * the single probe that the first of them started. */
+ * the single probe that the first of them started.
+ *
+ * A readiness endpoint must stay answerable while someone holds connections open doing nothing
+ * (slowloris: a hundred connections that each sent one byte). Real health checkers send their
+ * whole request at once, so the head has a short deadline (2 s), and when the connection cap is
+ * reached a new connection takes the place of the oldest one still READING (or lingering)
+ * rather than being turned away; one peer address may moreover keep at most PF__PER_PEER connections
+ * READING at once, its oldest making room for its newest. An attacker's idle connections are
+ * thus always the ones that go, and a legitimate request, answered within milliseconds of its
+ * arrival, is never the oldest. */
 #include "preflight/health.h"
 
 #include <arpa/inet.h>
@@ -30,6 +39,10 @@
 #define PF__HEAD_MAX 8192
 #define PF__LINGER_MS 1000
 #define PF__BACKLOG 128
+#define PF__PER_PEER 32   /* connections one address may have READING at once */
+/* The per-peer limit evicts a connection only after this: its request may simply not have been
+ * read yet (a burst of connections is accepted before their bytes are read). */
+#define PF__IDLE_GRACE_MS 500
 
 typedef enum { PF__READING, PF__WAITING, PF__WRITING, PF__LINGER } pf__phase_t;
 
@@ -46,6 +59,8 @@ typedef struct pf__conn {
   int open_handles;       /* tcp and timer: the connection is freed when both are closed */
   char *response;         /* owned while the write is in flight */
   size_t len;             /* bytes of the request head in buf */
+  struct sockaddr_storage peer;   /* the client's address (family 0 if unknown) */
+  uint64_t accepted_at;           /* pf_now_ms() at accept */
   char buf[PF__HEAD_MAX];
 } pf__conn_t;
 
@@ -496,15 +511,51 @@ static void pf__conn_on_timer(uv_timer_t *t) {
 /* Close callback for connections refused at the cap. */
 static void pf__free_handle(uv_handle_t *handle) { free(handle); }
 
+/* Whether two peer addresses are the same host (ports aside). */
+static bool pf__same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family || a->ss_family == 0) return false;
+  if (a->ss_family == AF_INET)
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  if (a->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+  return false;
+}
+
 /* Makes room under the connection cap by closing the oldest connection that has already been
- * answered (it is only lingering). Returns false if every connection is still being served. */
-static bool pf__evict_lingering(pf_health_t *h) {
-  pf__conn_t *victim = NULL;
-  for (pf__conn_t *c = h->conns; c != NULL; c = c->next)
-    if (c->phase == PF__LINGER && !c->closing) victim = c;
+ * answered (it is only lingering), else the oldest one still reading its head: a request is
+ * read on the loop iteration after it arrives, so the newest connections are the ones that may
+ * still be legitimate, and an attacker would have to open the whole cap's worth in between to
+ * push one out. Returns false if every connection is being served. */
+static bool pf__evict_oldest(pf_health_t *h) {
+  pf__conn_t *lingering = NULL, *reading = NULL;
+  for (pf__conn_t *c = h->conns; c != NULL; c = c->next) {   /* newest first: keep the last */
+    if (c->closing) continue;
+    if (c->phase == PF__LINGER) lingering = c;
+    else if (c->phase == PF__READING) reading = c;
+  }
+  pf__conn_t *victim = lingering ? lingering : reading;
   if (victim == NULL) return false;
+  if (victim == reading) pf_log_debug("health: connection cap reached; closing the oldest idle connection");
   pf__conn_close(victim);
   return true;
+}
+
+/* Keeps one peer from holding more than PF__PER_PEER connections that have not sent a request:
+ * closes that peer's oldest reading connection when the newest would pass the limit. */
+static void pf__limit_peer(pf_health_t *h, const pf__conn_t *newest) {
+  int n = 0;
+  pf__conn_t *oldest = NULL;
+  uint64_t now = pf_now_ms();
+  for (pf__conn_t *c = h->conns; c != NULL; c = c->next)
+    if (c != newest && !c->closing && c->phase == PF__READING && pf__same_peer(&c->peer, &newest->peer)) {
+      n++;
+      if (now - c->accepted_at >= PF__IDLE_GRACE_MS) oldest = c;
+    }
+  if (n >= PF__PER_PEER && oldest != NULL) {
+    pf_log_debug("health: one client holds %d idle connections; closing its oldest", n);
+    pf__conn_close(oldest);
+  }
 }
 
 /* Connection callback: accepts the client, or closes it at once when the cap is reached by
@@ -512,7 +563,7 @@ static bool pf__evict_lingering(pf_health_t *h) {
 static void pf__on_connection(uv_stream_t *server, int status) {
   pf_health_t *h = server->data;
   if (status != 0 || h->stopping) return;
-  if (h->nconns - h->nclosing >= h->max_connections && !pf__evict_lingering(h)) {
+  if (h->nconns - h->nclosing >= h->max_connections && !pf__evict_oldest(h)) {
     /* Accept to take it off the backlog, then close: refusing costs less than queueing. */
     uv_tcp_t *t = pf_xmalloc(sizeof *t);
     uv_tcp_init(h->loop, t);
@@ -525,6 +576,7 @@ static void pf__on_connection(uv_stream_t *server, int status) {
   memset(c, 0, offsetof(pf__conn_t, buf));
   c->h = h;
   c->phase = PF__READING;
+  c->accepted_at = pf_now_ms();
   uv_tcp_init(h->loop, &c->tcp);
   uv_timer_init(h->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
@@ -539,6 +591,9 @@ static void pf__on_connection(uv_stream_t *server, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  int plen = sizeof c->peer;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) != 0) c->peer.ss_family = 0;
+  pf__limit_peer(h, c);
   pf__conn_deadline(c, h->read_timeout_ms);
 }
 
@@ -569,7 +624,7 @@ int pf_health_start(uv_loop_t *loop, const pf_health_opts_t *opts, pf_health_t *
   pf_health_t *h = pf_xcalloc(1, sizeof *h);
   h->loop = loop;
   h->interval_ms = opts->interval_ms > 0 ? (uint64_t)opts->interval_ms : 10000;
-  h->read_timeout_ms = opts->read_timeout_ms > 0 ? (uint64_t)opts->read_timeout_ms : 5000;
+  h->read_timeout_ms = opts->read_timeout_ms > 0 ? (uint64_t)opts->read_timeout_ms : 2000;
   h->probe_timeout_ms = opts->probe_timeout_ms > 0 ? (uint64_t)opts->probe_timeout_ms : 10000;
   h->max_connections = opts->max_connections > 0 ? opts->max_connections : 64;
   h->probe = opts->probe;

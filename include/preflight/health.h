@@ -42,12 +42,14 @@ typedef void (*pf_health_probe_fn)(void *probe_ctx, pf_health_done_fn done, void
 typedef struct {
   const char *listen;         /* "ADDR:PORT", see pf_health_parse_listen */
   int64_t interval_ms;        /* minimum time between probes; <= 0: 10 s */
-  int64_t read_timeout_ms;    /* a request head must arrive within this; <= 0: 5 s */
+  int64_t read_timeout_ms;    /* a request head must arrive within this; <= 0: 2 s */
   int64_t probe_timeout_ms;   /* a request waits this long for a running probe, then gets 503;
                                  <= 0: 10 s */
-  int max_connections;        /* connections being served at once; <= 0: 64. Beyond it, an
-                                 answered (lingering) connection is closed to make room, or
-                                 else the new one is closed unanswered */
+  int max_connections;        /* connections open at once; <= 0: 64. Beyond it, the oldest
+                                 answered (lingering) connection is closed to make room, else the
+                                 oldest one still reading its head, else (all are being served)
+                                 the new one is closed unanswered. One client address may keep at
+                                 most 16 connections reading; its oldest makes room for more */
   pf_health_probe_fn probe;
   void *probe_ctx;
 } pf_health_opts_t;

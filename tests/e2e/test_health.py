@@ -224,10 +224,29 @@ def test_slow_clients_time_out(server):
 
 
 def test_connection_cap(server):
-    s = server(max_conns=8, read_timeout_ms=1500)
+    # At the cap, a new connection takes the place of the oldest idle one (slowloris: idle
+    # connections must not lock real requests out), not the other way round.
+    s = server(max_conns=8, read_timeout_ms=3000)
     idle = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(8)]
-    time.sleep(0.2)
-    # The ninth is accepted and closed at once, without an answer.
+    time.sleep(0.8)          # past the grace a just-accepted connection gets to send its request
+    assert s.get("/health", timeout=2)[0] == 200
+    idle[0].settimeout(2)
+    try:
+        assert idle[0].recv(100) == b"", "the oldest idle connection made room"
+    except ConnectionResetError:
+        pass
+    for c in idle:
+        c.close()
+
+
+def test_connection_cap_when_all_are_served(server):
+    # When every connection is waiting for the probe, there is nothing idle to evict: the new one
+    # is accepted and closed at once, without an answer.
+    s = server(max_conns=8, read_timeout_ms=3000, probe_delay_ms=2000, probe_timeout_ms=5000)
+    waiting = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(8)]
+    for c in waiting:
+        c.sendall(b"GET /health HTTP/1.1\r\n\r\n")
+    time.sleep(0.3)
     with socket.create_connection(("127.0.0.1", s.port), timeout=5) as extra:
         t0 = time.monotonic()
         extra.sendall(b"GET /health HTTP/1.1\r\n\r\n")
@@ -236,15 +255,45 @@ def test_connection_cap(server):
         except ConnectionResetError:
             pass
         assert time.monotonic() - t0 < 1
-    for c in idle:
+    for c in waiting:
+        c.settimeout(10)
+        assert status_line(c.recv(4096)) == 200
         c.close()
 
-    def answered():
+
+def test_slowloris_from_one_client(server):
+    # Issue 10 item 6: 100 one-byte connections made 57 of 60 legitimate requests fail.
+    s = server(read_timeout_ms=2000)
+    held = []
+    for _ in range(100):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        c.sendall(b"G")
+        held.append(c)
+    failures = 0
+    last_error = None
+    t_end = time.monotonic() + 6
+    n = 0
+    while n < 60:
         try:
-            return s.get("/health", timeout=1)[0] == 200
-        except (ConnectionError, http.client.HTTPException):
-            return False    # the server has not yet seen all the closes: still full
-    wait_for(answered, timeout=3, what="room again")
+            r = s.get("/health", timeout=2)
+            if r[0] != 200:
+                failures += 1
+                last_error = r
+        except (OSError, http.client.HTTPException) as e:
+            failures += 1
+            last_error = e
+        n += 1
+        # The attacker keeps opening connections while the legitimate client asks.
+        if time.monotonic() < t_end:
+            try:
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+                c.sendall(b"G")
+                held.append(c)
+            except OSError:
+                pass
+    for c in held:
+        c.close()
+    assert failures <= 2, f"{failures} of 60 legitimate requests failed: {last_error!r}"
 
 
 def test_survives_garbage_and_keeps_answering(server):

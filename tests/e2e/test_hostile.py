@@ -479,3 +479,142 @@ def test_sigterm_with_a_frozen_server(pg, db, manifest):
             p.kill()
         p.communicate()
     assert not db.exists("frozen_t"), "nothing half-applied"
+
+
+# ---- Issue 10 item 5: a black-holed connection does not wedge the health probe ----
+
+class BlackHoleProxy:
+    """A TCP proxy to (host, port) that can stop forwarding: while `hole` is set, whatever either
+    side sends is swallowed (acknowledged by TCP, never delivered), so a connection that was
+    in use then stays silent for ever, as behind a dead route."""
+
+    def __init__(self, host, port):
+        import socket
+        import threading
+        self.target = (host, port)
+        self.hole = threading.Event()
+        self.stop = threading.Event()
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(64)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _pump(self, a, b, dead):
+        import socket
+        a.settimeout(0.2)
+        while not self.stop.is_set() and not dead:
+            try:
+                data = a.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            if self.hole.is_set():
+                dead.append(True)        # this connection is black-holed from now on
+            if dead:
+                continue
+            try:
+                b.sendall(data)
+            except OSError:
+                break
+        # A black-holed connection is left open and silent; others are closed both ways.
+        if not dead:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self.stop.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                c.close()
+                continue
+            dead = []
+            for a, b in ((c, u), (u, c)):
+                t = threading.Thread(target=self._pump, args=(a, b, dead), daemon=True)
+                t.start()
+
+    def close(self):
+        self.stop.set()
+        self.srv.close()
+
+
+def _http_status(port, path="/health", timeout=3):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        c.close()
+
+
+def test_health_probe_recovers_from_a_black_holed_connection(pg, db, manifest, tmp_path):
+    import socket
+    proxy = BlackHoleProxy(pg.host, pg.port)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        hport = s.getsockname()[1]
+    m = manifest("version: 1\ntables:\n  - name: probe_t\n    fallback: CREATE TABLE probe_t ();\n")
+    url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{db.name}"
+    p = subprocess.Popen([preflight_bin(), "run", "-f", m, "-d", url, "--init", "--health-listen",
+                          f"127.0.0.1:{hport}", "--health-interval", "200ms", "--", "sleep", "300"],
+                         env=preflight_env(None), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _http_status(hport)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "never healthy"
+            time.sleep(0.1)
+        # Black-hole the probe's connection for one second, during a probe.
+        time.sleep(0.3)
+        proxy.hole.set()
+        try:
+            _http_status(hport, timeout=12)
+        except OSError:
+            pass
+        time.sleep(max(0, 1.0))
+        proxy.hole.clear()
+        cleared = time.monotonic()
+        while True:
+            try:
+                status, body = _http_status(hport, timeout=12)
+            except OSError:
+                status, body = None, ""
+            if status == 200:
+                break
+            assert time.monotonic() - cleared < 20, f"still {status} {body} after 20 s"
+            time.sleep(0.2)
+        recovered = time.monotonic() - cleared
+        assert recovered < 15, f"/health recovered only after {recovered:.1f}s"
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            proxy.close()
