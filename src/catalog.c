@@ -18,42 +18,6 @@
 #include "preflight/log.h"
 #include "catalog_int.h"
 
-/* Says which item's type or signature PostgreSQL rejected, by asking about each one alone.
- * Runs only after the combined query failed with a syntax-class error, so its cost does not
- * matter. Returns PF_ECONFIG naming the item, or the original error when none is at fault. */
-static int pf__blame_item(pf_db_t *db, const pf_manifest_t *m, int orig, char *err, size_t errlen) {
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    const char *what = NULL;
-    const char *sql = NULL;
-    char *value = NULL;
-    if (it->kind == PF_KIND_COLUMN && it->type) {
-      what = "type", sql = "SELECT pg_catalog.to_regtype($1)", value = pf_xstrdup(it->type);
-    } else if (it->kind == PF_KIND_FUNCTION) {
-      /* The same argument split the functions branch uses, each argument through to_regtype. */
-      pf_buf_t ai = {0}, at = {0};
-      pf_buf_putc(&ai, '{');
-      pf_buf_putc(&at, '{');
-      pf__add_args(&ai, &at, i, it->args);
-      pf_buf_putc(&at, '}');
-      pf_buf_free(&ai);
-      what = "argument types", sql = "SELECT pg_catalog.to_regtype(a) FROM unnest($1::text[]) AS a";
-      value = pf_buf_steal(&at);
-    } else {
-      continue;
-    }
-    const char *params[1] = {value};
-    int r = pf_db_query(db, sql, 1, params, m->db_statement_timeout_ms);
-    free(value);
-    if (r == PF_ESIGNAL) return r;
-    if (r != 0) {
-      return pf_seterr(err, errlen, PF_ECONFIG, "%s:%d:%d: %s %s: PostgreSQL cannot read the %s: %s", m->path,
-                       it->line, it->column, pf_kind_name(it->kind), it->display, what, pf_db_last_error(db)->message);
-    }
-  }
-  return orig;
-}
-
 /* Names a result type for messages about checks that do not return a boolean. */
 static const char *pf__type_name(Oid t, char *buf, size_t len) {
   static const struct {
@@ -130,9 +94,8 @@ static void pf__push(pf_db_stmt_t **v, size_t *n, size_t *cap, const char *sql, 
   (*v)[(*n)++] = (pf_db_stmt_t){.sql = sql, .nparams = nparams, .params = params, .sync_after = sync};
 }
 
-/* Turns a failed catalog query into an error: a timeout (PF_ETIMEOUT), a manifest type or
- * signature PostgreSQL cannot read (PF_ECONFIG, asked item by item outside a transaction), or
- * PF_EDB. */
+/* Turns a failed catalog query into an error: a timeout (PF_ETIMEOUT), a role that may not read
+ * the catalog (PF_EAUTH), or PF_EDB. */
 static int pf__catalog_failed(pf_db_t *db, const pf_manifest_t *m, bool in_txn, PGresult *res, char *err,
                               size_t errlen) {
   char msg[1024], d1[32];
@@ -143,11 +106,13 @@ static int pf__catalog_failed(pf_db_t *db, const pf_manifest_t *m, bool in_txn, 
                      "the catalog query did not finish within database.statement_timeout (%s): %s; another session "
                      "holds a lock on a catalog it reads (a long DDL transaction?)",
                      pf_duration_format(m->db_statement_timeout_ms, d1, sizeof(d1)), msg);
-  int r = pf_seterr(err, errlen, PF_EDB, "verification query failed: %s", msg);
-  /* Syntax-class errors come from a type or signature text in the manifest. An aborted fallback
-   * transaction cannot run more queries: there the caller rolls back. */
-  if (!in_txn && (strncmp(state, "42", 2) == 0 || strncmp(state, "22", 2) == 0)) r = pf__blame_item(db, m, r, err, errlen);
-  return r;
+  /* No manifest text reaches PostgreSQL as SQL (names are parameters, types are resolved through
+   * pg_type by name), so a failure is the server's or the role's, never one item's: a role that
+   * may not read the catalog (42501) is a permission failure, not a manifest error. */
+  if (strcmp(state, "42501") == 0)
+    return pf_seterr(err, errlen, PF_EAUTH, "verification query failed: %s (the role cannot read the catalog it needs)",
+                     msg);
+  return pf_seterr(err, errlen, PF_EDB, "verification query failed: %s", msg);
 }
 
 /* Runs the catalog query and every check in ONE round trip (libpq pipeline mode), each check as

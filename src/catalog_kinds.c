@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "catalog_int.h"
+#include "preflight/typename.h"
 
 /* Splits "setof T" into (true, "T"); anything else into (false, text). */
 static const char *pf__returns_type(const char *ret, bool *setof) {
@@ -75,6 +76,103 @@ static void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kin
   pf_buf_free(&unnest);
 }
 
+/* ---- types resolved through the catalog ------------------------------------------------------
+ *
+ * A manifest's type name is read in C (typename.c) into (schema, typname, dims) and looked up in
+ * pg_type by name: unqualified names on the search path as current_schemas shows it (pg_catalog
+ * first, schemas without USAGE skipped, as PostgreSQL does), qualified ones in their schema,
+ * which needs no USAGE on it. Nothing in the manifest is parsed by PostgreSQL, so no text can make
+ * the query fail; a name that is not a type name (a.b.c) resolves to NULL and is reported against
+ * its own item. S, N and D are SQL expressions for the schema, typname and dimensions. */
+#define PF__TYPE_OID(S, N, D)                                                                                     \
+  "(SELECT CASE WHEN " D "::int > 0 THEN y.typarray ELSE y.oid END FROM pg_catalog.pg_type y\n"                  \
+  "   JOIN pg_catalog.pg_namespace yn ON yn.oid = y.typnamespace\n"                                               \
+  "   WHERE y.typname = " N " AND CASE WHEN " S " IS NULL THEN yn.nspname = ANY (pg_catalog.current_schemas(true))" \
+  " ELSE yn.nspname = " S " END\n"                                                                                \
+  "   ORDER BY pg_catalog.array_position(pg_catalog.current_schemas(true), yn.nspname) LIMIT 1)"
+
+/* Adds a parsed type name's three parts to three arrays (NULLs when absent or unreadable). */
+static void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text) {
+  pf_typename_t t;
+  char err[160];
+  if (text && pf_typename_parse(text, &t, err, sizeof(err))) {
+    char dims[16];
+    snprintf(dims, sizeof(dims), "%d", t.dims);
+    pf_catalog_array_add(as, t.schema);
+    pf_catalog_array_add(an, t.name);
+    pf_catalog_array_add(ad, dims);
+    pf_typename_free(&t);
+  } else {
+    pf_catalog_array_add(as, NULL);
+    pf_catalog_array_add(an, NULL);
+    pf_catalog_array_add(ad, NULL);
+  }
+}
+
+/* Appends three type arrays (schema, typname, dims) for the items of `kinds`, in item order, to a
+ * branch's unnest(...) written by pf__collect; `text` gives each item's type name (or NULL).
+ * Their parameter numbers go to n (when not NULL), for pf__resolved_types. */
+static void pf__collect_type(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds,
+                             const char *(*text)(const pf_manifest_t *m, const pf_item_t *it), pf_buf_t *unnest, int *n) {
+  int num[3];
+  pf_buf_t *a[3];
+  for (int k = 0; k < 3; k++) a[k] = pf__qb_array(qb, &num[k]);
+  for (size_t i = 0; i < m->nitems; i++)
+    if (kinds & PF__KM(m->items[i].kind)) pf__add_typename(a[0], a[1], a[2], text(m, &m->items[i]));
+  if (unnest->len > 0 && unnest->data[unnest->len - 1] == ')') unnest->data[--unnest->len] = '\0';
+  pf_buf_printf(unnest, ", $%d::text[], $%d::text[], $%d::text[])", num[0], num[1], num[2]);
+  if (n) memcpy(n, num, sizeof(num));
+}
+
+/* A subquery (s, n, d, oid, canon) resolving each distinct type of the three arrays $n[0..2]
+ * once; rows are joined back on (n, s, d). */
+static void pf__resolved_types(pf_buf_t *sql, const int n[3]) {
+  pf_buf_printf(sql,
+                "(SELECT u.s, u.n, u.d, r.oid, pg_catalog.format_type(r.oid, NULL) AS canon\n"
+                "   FROM (SELECT DISTINCT u.s, u.n, u.d FROM unnest($%d::text[], $%d::text[], $%d::text[]) AS u(s, n, d)\n"
+                "         WHERE u.n IS NOT NULL) u\n"
+                "   CROSS JOIN LATERAL (SELECT " PF__TYPE_OID("u.s", "u.n", "u.d") " AS oid) r)",
+                n[0], n[1], n[2]);
+}
+
+/* The (item, schema, typname, dims) arrays of every argument of a signature, for
+ * pf__args_lateral. */
+typedef struct {
+  pf_buf_t *ai, *as, *an, *ad;
+  size_t item;
+} pf__args_ctx_t;
+
+static void pf__add_arg(void *ctx, const char *arg) {
+  pf__args_ctx_t *c = ctx;
+  pf__array_int(c->ai, c->item);
+  pf__add_typename(c->as, c->an, c->ad, arg);
+}
+
+static void pf__args_arrays(pf__qb_t *qb, int n[4], pf__args_ctx_t *c) {
+  c->ai = pf__qb_array(qb, &n[0]);
+  c->as = pf__qb_array(qb, &n[1]);
+  c->an = pf__qb_array(qb, &n[2]);
+  c->ad = pf__qb_array(qb, &n[3]);
+}
+
+static void pf__args_add(pf__args_ctx_t *c, size_t item, const char *args) {
+  c->item = item;
+  pf_typename_split_args(args, pf__add_arg, c);
+}
+
+/* A subquery (i, types, ok) with, per item, its argument types in order (oid[]) and whether
+ * every one of them resolved; each distinct type is resolved once (pf__resolved_types). An item
+ * without arguments has no row. */
+static void pf__args_grouped(pf_buf_t *sql, const int n[4]) {
+  pf_buf_printf(sql,
+                "(SELECT a.i, array_agg(rt.oid::oid ORDER BY a.o) AS types, bool_and(rt.oid IS NOT NULL) AS ok\n"
+                "   FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[]) WITH ORDINALITY AS a(i, s, n, d, o)\n"
+                "   LEFT JOIN ",
+                n[0], n[1], n[2], n[3]);
+  pf__resolved_types(sql, n + 1);
+  pf_buf_puts(sql, " rt ON rt.n = a.n AND rt.s IS NOT DISTINCT FROM a.s AND rt.d = a.d\n   GROUP BY a.i)");
+}
+
 /* A function's `returns:` as the query compares it: the type without "setof", and whether
  * "setof" was there; NULL for no `returns:` or a TABLE(...) one (compared as text). */
 static const char *pf__f_returns_type(const pf_manifest_t *m, const pf_item_t *it) {
@@ -102,61 +200,70 @@ static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
 static const char *pf__f_has_default(const pf_manifest_t *m, const pf_item_t *it) { return it->default_expr ? "t" : "f"; }
 static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t *it) { return it->references ? "t" : "f"; }
 
-/* Adds the columns branch: type as format_type shows it, NOT NULL, whether the declared type
- * resolves to the same type OID, the declared type's canonical name, default, identity and
- * generated. Dropped columns (attisdropped) and system columns (attnum <= 0) never count.
- * A manifest names a handful of distinct types for thousands of columns: each distinct text is
- * resolved once (to_regtype runs PostgreSQL's parser), then joined back by its text. */
+/* Adds the columns branch: type as format_type shows it, NOT NULL ("notvalid" for a NOT NULL
+ * constraint that PostgreSQL 18 has not validated: NULLs may remain), whether the declared type
+ * resolves to the column's type OID, the declared type's canonical name ("" when it names no
+ * type), default, identity and generated. Dropped columns (attisdropped) and system columns
+ * (attnum <= 0) never count. A manifest names a handful of distinct types for thousands of
+ * columns: each distinct type is resolved once, then joined back. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_type, pf__f_has_default};
+  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_has_default};
   pf_buf_t unnest = {0};
-  int first = qb->nparams + 1;
-  if (pf__collect(qb, m, PF__KM(PF_KIND_COLUMN), 5, f, &unnest) == 0) return;
+  if (pf__collect(qb, m, PF__KM(PF_KIND_COLUMN), 4, f, &unnest) == 0) return;
+  int ty[3];
+  pf__collect_type(qb, m, PF__KM(PF_KIND_COLUMN), pf__f_type, &unnest, ty);
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql,
-                "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
-                "  CASE WHEN t.ty IS NULL THEN NULL ELSE (rt.oid IS NOT DISTINCT FROM a.atttypid)::text END,\n"
-                "  CASE WHEN t.ty IS NULL THEN NULL ELSE coalesce(rt.canon, '') END,\n"
+                "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
+                "  CASE WHEN NOT a.attnotnull THEN 'false' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn\n"
+                "    WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)\n"
+                "    THEN 'notvalid' ELSE 'true' END,\n"
+                "  CASE WHEN t.tyd IS NULL THEN NULL ELSE (rt.oid IS NOT DISTINCT FROM a.atttypid)::text END,\n"
+                "  CASE WHEN t.tyd IS NULL THEN NULL ELSE coalesce(rt.canon, '') END,\n"
                 "  CASE WHEN t.df = 't' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,\n"
                 "  coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
-                "FROM %s AS t(i, s, r, col, ty, df)\n"
-                "LEFT JOIN (SELECT u.ty, pg_catalog.to_regtype(u.ty) AS oid, pg_catalog.format_type(pg_catalog.to_regtype(u.ty), NULL) AS canon\n"
-                "           FROM (SELECT DISTINCT u.ty FROM unnest($%d::text[]) AS u(ty) WHERE u.ty IS NOT NULL) u) rt ON rt.ty = t.ty\n"
-                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
-                "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
-                "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum",
-                unnest.data, first + 4);
+                "FROM %s AS t(i, s, r, col, df, tys, tyn, tyd)\n"
+                "LEFT JOIN ",
+                unnest.data);
+  pf__resolved_types(&qb->sql, ty);
+  pf_buf_puts(&qb->sql,
+              " rt ON rt.n = t.tyn AND rt.s IS NOT DISTINCT FROM t.tys AND rt.d = t.tyd\n"
+              "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
+              "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
+              "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
+              "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum");
   pf_buf_free(&unnest);
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
- * types are resolved one by one with to_regtype, so PostgreSQL canonicalises them (int = int4 =
- * integer) and a type that does not exist (yet: a fallback may create it) makes the function
- * missing instead of failing the query, which to_regprocedure does before PostgreSQL 16. */
+ * and result types are resolved through pg_type by name (PF__TYPE_OID), so int = int4 = integer,
+ * and a type that does not exist (yet: a fallback may create it) makes the function missing
+ * instead of failing the query. */
 static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_returns_type, pf__f_returns_setof};
+  static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_returns_setof};
   pf_buf_t unnest = {0};
-  if (pf__collect(qb, m, PF__KM(PF_KIND_FUNCTION), 4, f, &unnest) == 0) return;
-  int pai, pat;
-  pf_buf_t *aai = pf__qb_array(qb, &pai), *aat = pf__qb_array(qb, &pat);
+  if (pf__collect(qb, m, PF__KM(PF_KIND_FUNCTION), 3, f, &unnest) == 0) return;
+  pf__collect_type(qb, m, PF__KM(PF_KIND_FUNCTION), pf__f_returns_type, &unnest, NULL);
+  int n[4];
+  pf__args_ctx_t ctx;
+  pf__args_arrays(qb, n, &ctx);
   for (size_t i = 0; i < m->nitems; i++)
-    if (m->items[i].kind == PF_KIND_FUNCTION) pf__add_args(aai, aat, i, m->items[i].args);
+    if (m->items[i].kind == PF_KIND_FUNCTION) pf__args_add(&ctx, i, m->items[i].args);
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql,
                 "SELECT t.i, p.oid IS NOT NULL, pg_catalog.pg_get_function_result(p.oid),\n"
-                "  CASE WHEN t.rt IS NULL THEN NULL ELSE (p.proretset = t.rs::bool AND p.prorettype IS NOT DISTINCT FROM pg_catalog.to_regtype(t.rt))::text END,\n"
+                "  CASE WHEN t.rtd IS NULL THEN NULL ELSE (p.proretset = t.rs::bool AND p.prorettype IS NOT DISTINCT FROM rt.oid)::text END,\n"
                 "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
-                "FROM %s AS t(i, s, n, rt, rs)\n"
+                "FROM %s AS t(i, s, n, rs, rts, rtn, rtd)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN (SELECT a.i, array_agg(rt.oid::oid ORDER BY a.o) AS types, bool_and(rt.oid IS NOT NULL) AS ok\n"
-                "           FROM unnest($%d::int[], $%d::text[]) WITH ORDINALITY AS a(i, ty, o)\n"
-                "           JOIN (SELECT u.ty, pg_catalog.to_regtype(u.ty) AS oid FROM (SELECT DISTINCT u.ty FROM unnest($%d::text[]) AS u(ty)) u) rt\n"
-                "             ON rt.ty = a.ty\n"
-                "           GROUP BY a.i) args ON args.i = t.i\n"
-                "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND coalesce(args.ok, true)\n"
-                "  AND p.proargtypes::text = pg_catalog.array_to_string(coalesce(args.types, '{}'), ' ')",
-                unnest.data, pai, pat, pat);
+                "LEFT JOIN LATERAL (SELECT " PF__TYPE_OID("t.rts", "t.rtn", "t.rtd") " AS oid) rt ON true\n"
+                "LEFT JOIN ",
+                unnest.data);
+  pf__args_grouped(&qb->sql, n);
+  pf_buf_puts(&qb->sql,
+              " args ON args.i = t.i\n"
+              "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND coalesce(args.ok, true)\n"
+              "  AND p.proargtypes::text = pg_catalog.array_to_string(coalesce(args.types, '{}'), ' ')");
   pf_buf_free(&unnest);
 }
 
@@ -208,16 +315,85 @@ static void pf__judge_relation(const pf_manifest_t *m, const pf_item_t *it, PGre
   pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
 }
 
+/* The modifiers of a type name ("10,2"), read as typename.c reads them; for text it cannot read
+ * (which format_type never writes), the text in the first parentheses. */
+static void pf__type_mods(const char *type, char *out, size_t outlen) {
+  pf_typename_t t;
+  char err[160];
+  if (type && pf_typename_parse(type, &t, err, sizeof(err))) {
+    snprintf(out, outlen, "%s", t.mods);
+    pf_typename_free(&t);
+  } else {
+    pf_catalog_type_mods(type, out, outlen);
+  }
+}
+
+/* A deparsed expression (a default, a TABLE(...) result) without its schema qualifiers: every
+ * `name.` or `"name".` directly followed by a name loses the qualifier, inside string literals
+ * too ('public.s'::regclass). pg_get_expr qualifies exactly the names that are not visible on
+ * the session's search_path, so the same default reads "extensions.uuid_generate_v4()" or
+ * "uuid_generate_v4()" depending on it; compared without qualifiers, a manifest written under
+ * one search_path (a snapshot qualifies everything outside pg_catalog) matches under another. */
+static char *pf__unqualified(const char *s) {
+  pf_buf_t b = {0};
+  pf_buf_puts(&b, "");
+  const char *p = s;
+  while (*p) {
+    bool boundary = p == s || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '$' || (unsigned char)p[-1] >= 0x80);
+    const char *q = p;
+    if (boundary && *p == '"') {
+      for (q++; *q && !(*q == '"' && q[1] != '"'); q++)
+        if (*q == '"') q++;
+      if (*q == '"') q++;
+      else q = p;
+    } else if (boundary && (isalpha((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80)) {
+      while (isalnum((unsigned char)*q) || *q == '_' || *q == '$' || (unsigned char)*q >= 0x80) q++;
+    }
+    if (q > p && *q == '.' && (isalpha((unsigned char)q[1]) || q[1] == '_' || q[1] == '"' || (unsigned char)q[1] >= 0x80)) {
+      p = q + 1; /* drop "name." */
+      continue;
+    }
+    if (q > p) {
+      pf_buf_append(&b, p, (size_t)(q - p));
+      p = q;
+    } else {
+      pf_buf_putc(&b, *p++);
+    }
+  }
+  return pf_buf_steal(&b);
+}
+
+/* Whether a default or result from the catalog is the manifest's, exactly or but for schema
+ * qualifiers (pf__unqualified). */
+static bool pf__same_expr(const char *want, const char *have) {
+  if (have == NULL) return false;
+  if (strcmp(want, have) == 0) return true;
+  char *a = pf__unqualified(want), *b = pf__unqualified(have);
+  bool same = strcmp(a, b) == 0;
+  free(a);
+  free(b);
+  return same;
+}
+
 /* Judges a column: type (same OID and, when the manifest gives them, the same modifiers),
  * nullability, default, identity/generated. The first difference is reported with both values. */
 static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
   const char *found_type = pf__cell(r, row, 2);
   if (it->type) {
+    pf_typename_t parsed;
+    char why[160];
+    if (!pf_typename_parse(it->type, &parsed, why, sizeof(why))) {
+      char *d = pf_xasprintf("type: \"%s\" is not a type name: %s; found %s", it->type, why, found_type);
+      pf__set(st, PF_OBJ_MISMATCH, d, it->type, found_type);
+      free(d);
+      return;
+    }
+    pf_typename_free(&parsed);
     const char *same_oid = pf__cell(r, row, 4);
     const char *canon = pf__cell(r, row, 5);
-    char want_mods[64], have_mods[64];
-    pf_catalog_type_mods(it->type, want_mods, sizeof(want_mods));
-    pf_catalog_type_mods(found_type, have_mods, sizeof(have_mods));
+    char want_mods[256], have_mods[256];
+    pf__type_mods(it->type, want_mods, sizeof(want_mods));
+    pf__type_mods(found_type, have_mods, sizeof(have_mods));
     bool ok = pf__true(same_oid) && (want_mods[0] == '\0' || strcmp(want_mods, have_mods) == 0);
     if (!ok) {
       char *expected = canon && *canon ? pf_xasprintf("%s%s%s%s", canon, want_mods[0] ? "(" : "", want_mods, want_mods[0] ? ")" : "")
@@ -231,11 +407,14 @@ static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresu
     }
   }
   if (it->nullable != PF_UNSET) {
-    bool notnull = pf__true(pf__cell(r, row, 3));
+    const char *nn = pf__cell(r, row, 3);
+    bool notnull = pf__true(nn);
     if ((it->nullable == 1) == notnull) {
       const char *want = it->nullable ? "nullable: true" : "nullable: false";
       const char *have = notnull ? "nullable: false" : "nullable: true";
-      char *d = pf_xasprintf("expected %s, found %s", want, have);
+      char *d = nn && strcmp(nn, "notvalid") == 0
+                    ? pf_xasprintf("expected %s, found a NOT NULL constraint that is NOT VALID (NULLs may remain)", want)
+                    : pf_xasprintf("expected %s, found %s", want, have);
       pf__set(st, PF_OBJ_MISMATCH, d, want, have);
       free(d);
       return;
@@ -243,7 +422,7 @@ static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresu
   }
   if (it->default_expr) {
     const char *have = pf__cell(r, row, 6);
-    if (have == NULL || strcmp(have, it->default_expr) != 0) {
+    if (!pf__same_expr(it->default_expr, have)) {
       char *d = pf_xasprintf("default: expected %s, found %s", it->default_expr, have ? have : "none");
       pf__set(st, PF_OBJ_MISMATCH, d, it->default_expr, have ? have : "none");
       free(d);
@@ -260,9 +439,18 @@ static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresu
       return;
     }
   }
-  if (it->generated && (ig == NULL || strcmp(ig, "s") != 0)) {
-    pf__set(st, PF_OBJ_MISMATCH, "expected a stored generated column", "generated: stored", "not generated");
-    return;
+  if (it->generated) {
+    /* attgenerated: 's' stored, 'v' virtual (PostgreSQL 18). */
+    bool virtual_ = strcmp(it->generated, "virtual") == 0;
+    const char *have = ig == NULL ? "not generated" : ig[0] == 's' ? "generated: stored" : ig[0] == 'v' ? "generated: virtual" : "not generated";
+    if (ig == NULL || ig[0] != (virtual_ ? 'v' : 's')) {
+      char *want = pf_xasprintf("generated: %s", it->generated);
+      char *d = pf_xasprintf("expected a %s generated column, found %s", it->generated, have);
+      pf__set(st, PF_OBJ_MISMATCH, d, want, have);
+      free(d);
+      free(want);
+      return;
+    }
   }
   pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
 }
@@ -290,7 +478,7 @@ static void pf__judge_function(const pf_manifest_t *m, const pf_item_t *it, PGre
     bool ok;
     if (pf__returns_is_table(it->returns)) {
       char *a = pf__normalise_sig(it->returns), *b = pf__normalise_sig(result ? result : "");
-      ok = strcmp(a, b) == 0;
+      ok = pf__same_expr(a, b);
       free(a);
       free(b);
     } else {
@@ -345,7 +533,7 @@ static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
 static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_tschema, pf__f_table};
   pf__simple_branch(qb, m, PF__KM(PF_KIND_INDEX), 4, f,
-                    "ci.oid IS NOT NULL, tn.nspname::text, tc.relname::text, x.indisunique::text, x.indisvalid::text, NULL, NULL",
+                    "ci.oid IS NOT NULL, tn.nspname::text, tc.relname::text, x.indisunique::text, x.indisvalid::text, ci.relkind::text, NULL",
                     "i, s, n, ts, tn",
                     "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
                     "LEFT JOIN pg_catalog.pg_class ci ON ci.relnamespace = ns.oid AND ci.relname = t.n AND ci.relkind IN ('i', 'I')\n"
@@ -364,9 +552,13 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
   /* A foreign key's target as "schema.table(col, col)", in key order, computed only for the
    * items that declare `references:`. The key columns come from one index lookup per foreign
    * key (attnum = ANY), which keeps the query cheap in the planner's eyes too: past
-   * jit_above_cost PostgreSQL would spend longer compiling the query than running it. */
+   * jit_above_cost PostgreSQL would spend longer compiling the query than running it.
+   * PostgreSQL 18's NOT ENFORCED (conenforced, a column older servers lack: read through
+   * to_jsonb, only for the rare constraints that are not validated) is told from NOT VALID. */
   pf__simple_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), 4, f,
-                    "co.oid IS NOT NULL, co.contype::text, co.convalidated::text,\n"
+                    "co.oid IS NOT NULL, co.contype::text,\n"
+                    "  CASE WHEN co.convalidated THEN 'true' WHEN pg_catalog.to_jsonb(co) ->> 'conenforced' = 'false' THEN 'notenforced'\n"
+                    "       ELSE 'false' END,\n"
                     "  CASE WHEN t.rf = 't' AND co.contype = 'f' THEN rn.nspname || '.' || rc.relname || '(' ||\n"
                     "    (SELECT string_agg(ra.attname, ', ' ORDER BY pg_catalog.array_position(co.confkey, ra.attnum))\n"
                     "     FROM pg_catalog.pg_attribute ra WHERE ra.attrelid = co.confrelid AND ra.attnum = ANY (co.confkey)) || ')' END,\n"
@@ -414,19 +606,19 @@ static void pf__branch_types(pf__qb_t *qb, const pf_manifest_t *m) {
                 "FROM %s AS t(i, s, n)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
                 "LEFT JOIN pg_catalog.pg_type ty ON ty.typnamespace = ns.oid AND ty.typname = t.n\n"
-                "  AND ty.typcategory <> 'A' AND (ty.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid) = 'c')",
+                "  AND (ty.typcategory <> 'A' OR ty.typtype = 'd') AND (ty.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid) = 'c')",
                 pli, plv, unnest.data);
   pf_buf_free(&unnest);
 }
 
 /* Splits a grant's `on:` ("table auth.users", "function auth.uid()", "schema auth") into its
  * object type and the parts the query needs; the manifest parser has validated the form. */
-static void pf__grant_target(const pf_manifest_t *m, const pf_item_t *it, char **type, char **schema, char **name, char **sig) {
+static void pf__grant_target(const pf_manifest_t *m, const pf_item_t *it, char **type, char **schema, char **name, char **args) {
   const char *sp = strchr(it->on, ' ');
   *type = pf_xstrndup(it->on, sp ? (size_t)(sp - it->on) : strlen(it->on));
   const char *obj = sp ? sp + 1 : "";
   while (*obj == ' ') obj++;
-  *schema = *name = *sig = NULL;
+  *schema = *name = *args = NULL;
   if (strcmp(*type, "schema") == 0) {
     *name = pf_xstrdup(obj);
     return;
@@ -438,58 +630,76 @@ static void pf__grant_target(const pf_manifest_t *m, const pf_item_t *it, char *
   *name = dot ? pf_xstrndup(dot + 1, head - (size_t)(dot + 1 - obj)) : pf_xstrndup(obj, head);
   if (paren) {
     const char *close = strrchr(paren, ')');
-    char *args = pf_xstrndup(paren + 1, close ? (size_t)(close - paren - 1) : strlen(paren + 1));
-    *sig = pf__regproc_text(*schema, *name, args);
-    free(args);
+    *args = pf_xstrndup(paren + 1, close ? (size_t)(close - paren - 1) : strlen(paren + 1));
   }
 }
 
 /* Grants: one row per (grant, privilege), resolved by OID so names are never folded, then
- * aggregated per grant. has_*_privilege is only reached when both role and object exist (it
- * raises an error otherwise); CASE evaluates lazily for non-constant input. */
+ * aggregated per grant. A function is found the way the functions branch finds one (argument
+ * types through pg_type by name). has_*_privilege is only reached when both role and object exist
+ * and the privilege applies to that kind of object on this server (it raises an error otherwise:
+ * MAINTAIN before PostgreSQL 17, SELECT on a schema...): CASE evaluates lazily for non-constant
+ * input. A privilege that does not apply is listed in its own column, reported on the grant. */
 static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
-  pf_buf_t *a[7] = {NULL};
-  int n[7];
+  pf_buf_t *a[6] = {NULL};
+  int n[6], na[4];
+  pf__args_ctx_t ctx;
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_GRANT) continue;
-    if (a[0] == NULL)
-      for (int k = 0; k < 7; k++) a[k] = pf__qb_array(qb, &n[k]);
-    char *type, *schema, *name, *sig;
-    pf__grant_target(m, it, &type, &schema, &name, &sig);
+    if (a[0] == NULL) {
+      for (int k = 0; k < 6; k++) a[k] = pf__qb_array(qb, &n[k]);
+      pf__args_arrays(qb, na, &ctx);
+    }
+    char *type, *schema, *name, *args;
+    pf__grant_target(m, it, &type, &schema, &name, &args);
     for (size_t p = 0; p < it->nvalues; p++) {
       pf__array_int(a[0], i);
       pf_catalog_array_add(a[1], it->role);
       pf_catalog_array_add(a[2], type);
       pf_catalog_array_add(a[3], schema);
       pf_catalog_array_add(a[4], name);
-      pf_catalog_array_add(a[5], sig);
-      pf_catalog_array_add(a[6], it->values[p]);
+      pf_catalog_array_add(a[5], it->values[p]);
     }
-    free(type), free(schema), free(name), free(sig);
+    if (args) pf__args_add(&ctx, i, args);
+    free(type), free(schema), free(name), free(args);
   }
   if (a[0] == NULL) return;
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql,
                 "SELECT g.i, bool_and(g.rok AND g.ook), string_agg(CASE WHEN NOT g.has THEN g.p END, ', ' ORDER BY g.o),\n"
-                "  bool_and(g.rok)::text, bool_and(g.ook)::text, NULL, NULL, NULL\n"
-                "FROM (SELECT t.i, t.p, t.o, r.oid IS NOT NULL AS rok, obj.oid IS NOT NULL AS ook,\n"
-                "        CASE WHEN r.oid IS NULL OR obj.oid IS NULL THEN NULL\n"
+                "  bool_and(g.rok)::text, bool_and(g.ook)::text, string_agg(CASE WHEN NOT g.applies THEN g.p END, ', ' ORDER BY g.o),\n"
+                "  pg_catalog.current_setting('server_version_num'), NULL\n"
+                "FROM (SELECT t.i, t.p, t.o, r.oid IS NOT NULL AS rok, obj.oid IS NOT NULL AS ook, k.applies,\n"
+                "        CASE WHEN r.oid IS NULL OR obj.oid IS NULL OR NOT k.applies THEN NULL\n"
                 "             WHEN t.ty = 'table' THEN pg_catalog.has_table_privilege(r.oid, obj.oid, t.p)\n"
                 "             WHEN t.ty = 'sequence' THEN pg_catalog.has_sequence_privilege(r.oid, obj.oid, t.p)\n"
                 "             WHEN t.ty = 'function' THEN pg_catalog.has_function_privilege(r.oid, obj.oid, t.p)\n"
                 "             WHEN t.ty = 'schema' THEN pg_catalog.has_schema_privilege(r.oid, obj.oid, t.p) END AS has\n"
-                "      FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[])\n"
-                "           WITH ORDINALITY AS t(i, role, ty, s, n, sig, p, o)\n"
+                "      FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[])\n"
+                "           WITH ORDINALITY AS t(i, role, ty, s, n, p, o)\n"
+                "      CROSS JOIN LATERAL (SELECT coalesce(pg_catalog.upper(t.p) = ANY (CASE t.ty\n"
+                "          WHEN 'table' THEN CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 170000\n"
+                "            THEN '{SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER,MAINTAIN}'::text[]\n"
+                "            ELSE '{SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER}'::text[] END\n"
+                "          WHEN 'sequence' THEN '{USAGE,SELECT,UPDATE}'::text[]\n"
+                "          WHEN 'function' THEN '{EXECUTE}'::text[]\n"
+                "          WHEN 'schema' THEN '{USAGE,CREATE}'::text[] END), false) AS applies) k\n"
                 "      LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.role\n"
                 "      LEFT JOIN LATERAL (\n"
                 "        SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace\n"
                 "        WHERE t.ty IN ('table', 'sequence') AND ns.nspname = t.s AND c.relname = t.n\n"
-                "        UNION ALL SELECT p.oid FROM pg_catalog.pg_proc p WHERE t.ty = 'function' AND p.oid = pg_catalog.to_regprocedure(t.sig)\n"
-                "        UNION ALL SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE t.ty = 'schema' AND ns.nspname = t.n\n"
-                "      ) obj ON true) g\n"
-                "GROUP BY g.i",
-                n[0], n[1], n[2], n[3], n[4], n[5], n[6]);
+                "        UNION ALL SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace\n"
+                "          LEFT JOIN ",
+                n[0], n[1], n[2], n[3], n[4], n[5]);
+  pf__args_grouped(&qb->sql, na);
+  pf_buf_puts(&qb->sql,
+              " ga ON ga.i = t.i\n"
+              "        WHERE t.ty = 'function' AND pn.nspname = t.s AND p.proname = t.n AND coalesce(ga.ok, true)\n"
+              "          AND p.proargtypes::text = pg_catalog.array_to_string(coalesce(ga.types, '{}'), ' ')\n"
+              "        UNION ALL SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE t.ty = 'schema' AND ns.nspname = t.n\n"
+              "      ) obj ON true) g\n"
+              "GROUP BY g.i");
 }
 
 int pf_catalog_version_cmp(const char *a, const char *b) {
@@ -554,9 +764,17 @@ static void pf__judge_index(const pf_manifest_t *m, const pf_item_t *it, PGresul
   } else if (it->unique == 1 && !pf__true(pf__cell(r, row, 4))) {
     pf__mismatch(st, "unique", "not unique", "index is not unique");
   } else if (!pf__true(pf__cell(r, row, 5))) {
-    /* A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: it exists, is
-     * maintained on writes, but is never used by queries. */
-    pf__mismatch(st, "valid", "INVALID", "index is INVALID (a failed CREATE INDEX CONCURRENTLY?); drop and recreate it");
+    const char *relkind = pf__cell(r, row, 6);
+    if (relkind && relkind[0] == 'I')
+      /* CREATE INDEX ... ON ONLY a partitioned table makes an invalid index that becomes valid
+       * once an index of every partition is attached to it. */
+      pf__mismatch(st, "valid", "INVALID",
+                   "partitioned index is not valid: it was created ON ONLY the parent and not every partition's index "
+                   "is attached (ALTER INDEX ... ATTACH PARTITION)");
+    else
+      /* A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: it exists, is
+       * maintained on writes, but is never used by queries. */
+      pf__mismatch(st, "valid", "INVALID", "index is INVALID (a failed CREATE INDEX CONCURRENTLY?); drop and recreate it");
   } else {
     pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
   }
@@ -574,7 +792,7 @@ static void pf__judge_constraint(const pf_manifest_t *m, const pf_item_t *it, PG
   static const struct {
     char code;
     const char *name;
-  } types[] = {{'p', "primary_key"}, {'f', "foreign_key"}, {'u', "unique"}, {'c', "check"}, {'x', "exclusion"}, {'t', "trigger"}};
+  } types[] = {{'p', "primary_key"}, {'f', "foreign_key"}, {'u', "unique"}, {'c', "check"}, {'x', "exclusion"}, {'t', "trigger"}, {'n', "not_null"}};
   const char *code = pf__cell(r, row, 2);
   const char *have = "other";
   for (size_t k = 0; k < PF_ARRAY_SIZE(types); k++)
@@ -600,18 +818,50 @@ static void pf__judge_constraint(const pf_manifest_t *m, const pf_item_t *it, PG
     free(want), free(got);
     if (!same) return;
   }
-  if (!pf__true(pf__cell(r, row, 3))) {
+  const char *valid = pf__cell(r, row, 3);
+  if (valid && strcmp(valid, "notenforced") == 0) {
+    pf__mismatch(st, "enforced", "NOT ENFORCED", "constraint is NOT ENFORCED (PostgreSQL does not check it)");
+    return;
+  }
+  if (!pf__true(valid)) {
     pf__mismatch(st, "validated", "NOT VALID", "constraint is NOT VALID (existing rows were never checked)");
     return;
   }
   pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
 }
 
+/* pg_trigger.tgenabled and the manifest's word for it (`enabled:`). */
+static const char *pf__trigger_state(const char *code) {
+  switch (code ? code[0] : 0) {
+    case 'O': return "origin";
+    case 'A': return "always";
+    case 'R': return "replica";
+    case 'D': return "disabled";
+    default: return "unknown";
+  }
+}
+
+/* Judges a trigger's enable state. Without `enabled:`, the trigger must fire in ordinary
+ * sessions: ENABLE (origin) or ENABLE ALWAYS; a REPLICA trigger fires only where
+ * session_replication_role = replica, which is not enabled for the app. With `enabled:`, the
+ * state must be that one. */
 static void pf__judge_trigger(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
-  if (strcmp(pf__cell(r, row, 2), "D") == 0)
-    pf__mismatch(st, "enabled", "disabled", "trigger is disabled");
-  else
+  const char *have = pf__trigger_state(pf__cell(r, row, 2));
+  const char *want = it->trigger_enabled;
+  if (want ? strcmp(want, have) == 0 : (strcmp(have, "origin") == 0 || strcmp(have, "always") == 0)) {
     pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+    return;
+  }
+  char *w = pf_xasprintf("enabled: %s", want ? want : "origin or always");
+  char *h = pf_xasprintf("enabled: %s", have);
+  if (strcmp(have, "disabled") == 0)
+    pf__mismatch(st, w, h, "trigger is disabled");
+  else if (strcmp(have, "replica") == 0)
+    pf__mismatch(st, w, h, "trigger is ENABLE REPLICA: it fires only in sessions with session_replication_role = replica");
+  else
+    pf__mismatch(st, w, h, "expected %s, found %s", w, h);
+  free(w);
+  free(h);
 }
 
 static void pf__judge_policy(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
@@ -624,6 +874,20 @@ static void pf__judge_policy(const pf_manifest_t *m, const pf_item_t *it, PGresu
 
 static void pf__judge_grant(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
   const char *lacking = pf__cell(r, row, 2);
+  const char *inapplicable = pf__cell(r, row, 5);
+  const char *version = pf__cell(r, row, 6);
+  if (inapplicable) {
+    int v = version ? atoi(version) : 0;
+    const char *sp = strchr(it->on, ' ');
+    int tlen = sp ? (int)(sp - it->on) : (int)strlen(it->on);
+    if (strcasecmp(inapplicable, "MAINTAIN") == 0 && v > 0 && v < 170000)
+      pf__mismatch(st, "MAINTAIN", "no such privilege",
+                   "privilege MAINTAIN exists only from PostgreSQL 17 on; this server is %d.%d", v / 10000, v % 10000);
+    else
+      pf__mismatch(st, it->on, inapplicable, "privileges %s cannot be held on a %.*s (list its own privileges)",
+                   inapplicable, tlen, it->on);
+    return;
+  }
   if (lacking)
     pf__mismatch(st, "granted", lacking, "role %s lacks %s on %s", it->role, lacking, it->on);
   else

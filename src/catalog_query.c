@@ -63,15 +63,6 @@ void pf__quote_ident(pf_buf_t *b, const char *s) {
 }
 
 
-char *pf__regproc_text(const char *schema, const char *name, const char *args) {
-  pf_buf_t sig = {0};
-  pf__quote_ident(&sig, schema);
-  pf_buf_putc(&sig, '.');
-  pf__quote_ident(&sig, name);
-  pf_buf_printf(&sig, "(%s)", args ? args : "");
-  return pf_buf_steal(&sig);
-}
-
 /* Records a verdict for one item (takes ownership of nothing: strings are copied). */
 void pf__set(pf_item_state_t *st, pf_obj_state_t state, const char *detail, const char *expected, const char *found) {
   st->state = state;
@@ -102,28 +93,4 @@ void pf_catalog_type_mods(const char *type, char *out, size_t outlen) {
     if (o + 1 < outlen) out[o++] = *p;
   }
   if (outlen) out[o < outlen ? o : outlen - 1] = '\0';
-}
-
-/* Splits a signature's argument list at its top-level commas (a type may carry "(10,2)") and
- * adds each trimmed argument type to the (item, type) pair arrays. */
-void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args) {
-  const char *p = args ? args : "";
-  while (*p) {
-    int depth = 0;
-    const char *q = p;
-    for (; *q && !(*q == ',' && depth == 0); q++) {
-      if (*q == '(') depth++;
-      if (*q == ')') depth--;
-    }
-    const char *a = p, *b = q;
-    while (a < b && isspace((unsigned char)*a)) a++;
-    while (b > a && isspace((unsigned char)b[-1])) b--;
-    if (b > a) {
-      char *ty = pf_xstrndup(a, (size_t)(b - a));
-      pf__array_int(ai, item);
-      pf_catalog_array_add(at, ty);
-      free(ty);
-    }
-    p = *q ? q + 1 : q;
-  }
 }

@@ -30,11 +30,6 @@ void pf__qb_branch(pf__qb_t *qb);
 void pf__array_int(pf_buf_t *arr, size_t v);
 /* Appends "s" with identifier quoting. */
 void pf__quote_ident(pf_buf_t *b, const char *s);
-/* A function's signature as to_regprocedure should read it: "schema"."name"(args). */
-char *pf__regproc_text(const char *schema, const char *name, const char *args);
-/* Splits a function's argument list at its top-level commas and appends (item, type) pairs to
- * the two array literals ai and at. */
-void pf__add_args(pf_buf_t *ai, pf_buf_t *at, size_t item, const char *args);
 
 /* Records a verdict for one item (strings are copied). */
 void pf__set(pf_item_state_t *st, pf_obj_state_t state, const char *detail, const char *expected, const char *found);

@@ -367,7 +367,8 @@ static int pf__supervise(pf_run_t *run) {
 static int pf__snapshot(pf_run_t *run) {
   uint64_t t0 = pf_now_ms();
   int r = pf_snapshot_write(run->db, (const char *const *)run->opts.schemas, run->opts.nschemas,
-                            (const char *const *)run->opts.tables, run->opts.ntables, run->manifest.default_schema, stdout,
+                            (const char *const *)run->opts.tables, run->opts.ntables, run->manifest.default_schema,
+                            run->opts.partitions, stdout,
                             run->err, sizeof(run->err));
   fflush(stdout);
   if (r == 0) pf_log_debug("snapshot written in %llu ms", (unsigned long long)(pf_now_ms() - t0));

@@ -50,8 +50,9 @@ void pf_options_usage(void) {
       "  preflight check [OPTIONS]     wait and verify; never writes; exit 0 or 65\n"
       "  preflight wait  [OPTIONS]     only wait until the database (and services) are ready\n"
       "  preflight lint  [OPTIONS]     validate the manifest and fallback files offline\n"
-      "  preflight snapshot [OPTIONS] [--schema S]... [--table T]...\n"
+      "  preflight snapshot [OPTIONS] [--schema S]... [--table T]... [--partitions]\n"
       "                                print a manifest describing the live database\n"
+      "                                (partitions only with --partitions)\n"
       "  preflight schema              print the manifest's JSON Schema (draft 2020-12)\n"
       "  preflight --help | --version\n"
       "\n"
@@ -313,6 +314,7 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
     if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) { o->command = PF_CMD_VERSION; return 0; }
     if (strcmp(a, "--check") == 0) { o->check_mode = true; continue; }
     if (strcmp(a, "--init") == 0) { o->init = true; continue; }
+    if (strcmp(a, "--partitions") == 0) { o->partitions = true; continue; }
     if (strcmp(a, "--init-group") == 0) { o->init = true; o->init_group = true; continue; }
     if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) { o->log_level = PF_LOG_WARN; continue; }
     if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { o->log_level = PF_LOG_DEBUG; continue; }
@@ -352,8 +354,8 @@ int pf_options_parse(int argc, char **argv, pf_options_t *o, char *err, size_t e
     o->cmd = argv + i;
     o->ncmd = argc - i;
   }
-  if (o->command != PF_CMD_SNAPSHOT && (o->nschemas || o->ntables))
-    return pf_seterr(err, errlen, PF_EUSAGE, "--schema and --table belong to the snapshot command");
+  if (o->command != PF_CMD_SNAPSHOT && (o->nschemas || o->ntables || o->partitions))
+    return pf_seterr(err, errlen, PF_EUSAGE, "--schema, --table and --partitions belong to the snapshot command");
   if (o->json_stdout && o->command != PF_CMD_CHECK)
     return pf_seterr(err, errlen, PF_EUSAGE, "--format belongs to the check command");
   if (o->health_listen && o->health_listen_env && o->command != PF_CMD_RUN) {

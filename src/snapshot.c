@@ -30,6 +30,7 @@
 #include "preflight/error.h"
 #include "preflight/log.h"
 #include "preflight/manifest.h"
+#include "preflight/typename.h"
 
 /* A schema that is not PostgreSQL's own: pg_catalog, pg_toast, pg_temp_N and pg_toast_temp_N all
  * start with "pg_", a prefix CREATE SCHEMA refuses to users. */
@@ -44,9 +45,12 @@
 /* The --schema filter for objects that live in a schema. */
 #define PF__IN_SCHEMAS(n) "($1::text[] IS NULL OR " n ".nspname::text = ANY($1::text[]))"
 
-/* The --schema and --table filters for objects that live on a table. */
-#define PF__ON_TABLES(n, c)                                                                          \
-  "(($1::text[] IS NULL AND $2::text[] IS NULL) OR " n ".nspname::text = ANY($1::text[]) OR EXISTS " \
+/* The --schema and --table filters for objects that live on a table. Partitions (and what lives
+ * on them) are left out, their parent describes them, unless $4 (--partitions) is true or
+ * --table names them. */
+#define PF__ON_TABLES(n, c)                                                                           \
+  "(((($1::text[] IS NULL AND $2::text[] IS NULL) OR " n ".nspname::text = ANY($1::text[]))"          \
+  " AND ($4::bool OR NOT " c ".relispartition)) OR EXISTS "                                           \
   "(SELECT 1 FROM unnest($2::text[], $3::text[]) AS f(s, t) WHERE f.s = " n ".nspname::text AND f.t = " c \
   ".relname::text))"
 
@@ -94,7 +98,9 @@ static const char pf__q_sequences[] =
  * which PostgreSQL 11 lacks. */
 static const char pf__q_tables[] =
     "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity::text, a.attname::text,\n"
-    "  pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull::text,\n"
+    "  pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
+    "  (a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn WHERE nn.conrelid = a.attrelid\n"
+    "     AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated))::text,\n"
     "  CASE WHEN %s = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END, a.attidentity::text, %s\n"
     "FROM pg_catalog.pg_class c\n"
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
@@ -124,7 +130,7 @@ static const char pf__q_functions[] =
 /* Indexes of tables and materialized views; not those that implement a constraint (internal
  * dependency on it) nor a partition's copy of its parent's index. */
 static const char pf__q_indexes[] =
-    "SELECT n.nspname::text, c.relname::text, i.relname::text, x.indisunique::text, x.indisvalid::text\n"
+    "SELECT n.nspname::text, c.relname::text, i.relname::text, x.indisunique::text, x.indisvalid::text, i.relkind::text\n"
     "FROM pg_catalog.pg_index x\n"
     "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid\n"
     "JOIN pg_catalog.pg_class c ON c.oid = x.indrelid\n"
@@ -136,7 +142,9 @@ static const char pf__q_indexes[] =
 /* Table constraints defined on the table itself (not inherited, not a partition's clone). The
  * foreign key target is built exactly as verification builds it. %s: the clone condition. */
 static const char pf__q_constraints[] =
-    "SELECT n.nspname::text, c.relname::text, co.conname::text, co.contype::text, co.convalidated::text,\n"
+    "SELECT n.nspname::text, c.relname::text, co.conname::text, co.contype::text,\n"
+    "  CASE WHEN co.convalidated THEN 'true' WHEN pg_catalog.to_jsonb(co) ->> 'conenforced' = 'false' THEN 'notenforced'\n"
+    "       ELSE 'false' END,\n"
     "  (SELECT rn.nspname || '.' || rc.relname || '(' || string_agg(ra.attname, ', ' ORDER BY k.o) || ')'\n"
     "   FROM unnest(co.confkey) WITH ORDINALITY AS k(a, o)\n"
     "   JOIN pg_catalog.pg_attribute ra ON ra.attrelid = co.confrelid AND ra.attnum = k.a\n"
@@ -154,7 +162,7 @@ static const char pf__q_constraints[] =
 /* User triggers, including constraint triggers, on any relation. %s: the clone condition
  * (PostgreSQL 13+; before it, partitions' copies were internal triggers). */
 static const char pf__q_triggers[] =
-    "SELECT n.nspname::text, c.relname::text, t.tgname::text, (t.tgenabled <> 'D')::text\n"
+    "SELECT n.nspname::text, c.relname::text, t.tgname::text, (t.tgenabled <> 'D')::text, t.tgenabled::text\n"
     "FROM pg_catalog.pg_trigger t\n"
     "JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid\n"
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
@@ -288,12 +296,14 @@ void pf_snapshot_split_table(const char *arg, const char *default_schema, char *
 typedef struct {
   pf_db_t *db;
   int server_version;     /* PQserverVersion: 150004 */
-  const char *params[3];  /* $1 schemas, $2 table schemas, $3 table names: array literals or NULL */
+  const char *params[4];  /* $1 schemas, $2 table schemas, $3 table names: array literals or NULL;
+                             $4 "true" to write partitions too */
   pf_buf_t body;          /* everything after the header */
   pf_buf_t notes;         /* header lines about filters that matched nothing */
   const char *list_key;   /* the kind key to write before the next item, once */
   int nfields;            /* fields written in the current flow mapping */
   bool lossy;             /* a name was not valid UTF-8 */
+  bool partitions;        /* --partitions: write partitions and what lives on them too */
   char *err;
   size_t errlen;
 } pf__snap_t;
@@ -387,8 +397,9 @@ static int pf__snap_extensions(pf__snap_t *s) {
   for (int i = 0; i < PQntuples(r); i++) {
     pf__item(s, "  ");
     pf__field(s, "name", pf__val(r, i, 0));
-    /* Verification reads the version as a minimum: the installed one is what the app has. */
-    if (pf__val(r, i, 1)) pf__field(s, "version", pf__val(r, i, 1));
+    /* No version: verification reads one as a minimum, and the installed version is what this
+     * server ships (citext 1.8 on 18, 1.6 on 15), not what the app needs; a snapshot taken on
+     * one major must pass on another. A minimum the app relies on is added by hand. */
     pf__item_end(s);
   }
   return 0;
@@ -475,6 +486,7 @@ static void pf__snap_column(pf__snap_t *s, PGresult *r, int i, const char *schem
   if (identity && identity[0] == 'a') pf__field(s, "identity", "always");
   if (identity && identity[0] == 'd') pf__field(s, "identity", "by default");
   if (generated && generated[0] == 's') pf__field(s, "generated", "stored");
+  if (generated && generated[0] == 'v') pf__field(s, "generated", "virtual");
   pf__item_end(s);
 }
 
@@ -482,7 +494,7 @@ static int pf__snap_tables(pf__snap_t *s, char **tschemas, char **tnames, int nt
   char *sql = s->server_version >= 120000 ? pf_xasprintf(pf__q_tables, "a.attgenerated::text", "a.attgenerated::text")
                                           : pf_xasprintf(pf__q_tables, "''", "''");
   PGresult *r;
-  int rc = pf__snap_query(s, "tables", sql, 3, &r);
+  int rc = pf__snap_query(s, "tables", sql, 4, &r);
   free(sql);
   if (rc != 0) return rc;
   s->list_key = "tables";
@@ -546,18 +558,23 @@ static int pf__snap_functions(pf__snap_t *s) {
 
 static int pf__snap_indexes(pf__snap_t *s) {
   PGresult *r;
-  int rc = pf__snap_query(s, "indexes", pf__q_indexes, 3, &r);
+  int rc = pf__snap_query(s, "indexes", pf__q_indexes, 4, &r);
   if (rc != 0) return rc;
   s->list_key = "indexes";
   for (int i = 0; i < PQntuples(r); i++) {
     const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
-    if (strchr(schema, '.') != NULL) {
-      pf__comment(s, "  ", "index %s.%s: %s", schema, name, pf__no_dotted_schema);
+    if (!pf__is_true(pf__val(r, i, 4))) {
+      const char *relkind = pf__val(r, i, 5);
+      if (relkind && relkind[0] == 'I')
+        pf__comment(s, "  ", "index %s.%s on %s.%s: created ON ONLY the partitioned table and not attached to every "
+                    "partition's index, so not valid; not written", schema, name, schema, table);
+      else
+        pf__comment(s, "  ", "index %s.%s on %s.%s: INVALID (a failed CREATE INDEX CONCURRENTLY?); not written", schema, name,
+                    schema, table);
       continue;
     }
-    if (!pf__is_true(pf__val(r, i, 4))) {
-      pf__comment(s, "  ", "index %s.%s on %s.%s: INVALID (a failed CREATE INDEX CONCURRENTLY?); not written", schema, name,
-                  schema, table);
+    if (strchr(schema, '.') != NULL) {
+      pf__comment(s, "  ", "index %s.%s: %s", schema, name, pf__no_dotted_schema);
       continue;
     }
     pf__item(s, "  ");
@@ -578,7 +595,7 @@ static int pf__snap_constraints(pf__snap_t *s) {
   } types[] = {{'p', "primary_key"}, {'f', "foreign_key"}, {'u', "unique"}, {'c', "check"}, {'x', "exclusion"}};
   char *sql = pf_xasprintf(pf__q_constraints, s->server_version >= 110000 ? " AND co.conparentid = 0" : "");
   PGresult *r;
-  int rc = pf__snap_query(s, "constraints", sql, 3, &r);
+  int rc = pf__snap_query(s, "constraints", sql, 4, &r);
   free(sql);
   if (rc != 0) return rc;
   s->list_key = "constraints";
@@ -587,6 +604,11 @@ static int pf__snap_constraints(pf__snap_t *s) {
     const char *code = pf__val(r, i, 3), *refs = pf__val(r, i, 5);
     if (strchr(schema, '.') != NULL) {
       pf__comment(s, "  ", "constraint %s on %s.%s: %s", name, schema, table, pf__no_dotted_schema);
+      continue;
+    }
+    if (strcmp(pf__val(r, i, 4), "notenforced") == 0) {
+      pf__comment(s, "  ", "constraint %s on %s.%s: NOT ENFORCED (PostgreSQL does not check it); not written", name, schema,
+                  table);
       continue;
     }
     if (!pf__is_true(pf__val(r, i, 4))) {
@@ -617,14 +639,17 @@ static int pf__snap_constraints(pf__snap_t *s) {
  * verification would report, so it becomes a comment that says why_not. */
 static int pf__snap_on_table(pf__snap_t *s, const char *kind, const char *key, const char *sql, const char *why_not) {
   PGresult *r;
-  int rc = pf__snap_query(s, key, sql, 3, &r);
+  int rc = pf__snap_query(s, key, sql, 4, &r);
   if (rc != 0) return rc;
   s->list_key = key;
   for (int i = 0; i < PQntuples(r); i++) {
     const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
-    if (strchr(schema, '.') != NULL || !pf__is_true(pf__val(r, i, 3))) {
+    const char *state = PQnfields(r) > 4 ? pf__val(r, i, 4) : NULL;
+    if (strchr(schema, '.') != NULL || !pf__is_true(pf__val(r, i, 3)) || (state && state[0] == 'R')) {
       pf__comment(s, "  ", "%s %s on %s.%s: %s", kind, name, schema, table,
-                  strchr(schema, '.') != NULL ? pf__no_dotted_schema : why_not);
+                  strchr(schema, '.') != NULL ? pf__no_dotted_schema
+                  : pf__is_true(pf__val(r, i, 3)) ? "ENABLE REPLICA (fires only in replica sessions); not written"
+                                                   : why_not);
       continue;
     }
     pf__item(s, "  ");
@@ -670,10 +695,13 @@ static void pf__snap_header(pf_buf_t *h, pf__snap_t *s, const char *const *schem
   }
   pf_buf_puts(h, "\n");
   if (s->notes.len) pf_buf_puts(h, s->notes.data);
-  pf_buf_puts(h, "# Column defaults and TABLE(...) results are written as this search_path shows them: ");
+  pf_buf_puts(h, "# Names outside pg_catalog are written schema-qualified (read with search_path = pg_catalog; the\n"
+              "# session's was ");
   pf__comment_text(h, search_path ? search_path : "?");
+  pf_buf_puts(h, "), so this snapshot means the same under any search_path.\n");
+  if (!s->partitions)
+    pf_buf_puts(h, "# Partitions are described by their partitioned table and not written (--partitions writes them).\n");
   pf_buf_puts(h,
-              "\n"
               "# Not written: roles (they belong to the cluster, not to this database) and grants (they\n"
               "# depend on the deployment): add them by hand if the application relies on them. Nor are\n"
               "# objects that belong to extensions, indexes that implement a constraint, identity sequences,\n"
@@ -682,8 +710,8 @@ static void pf__snap_header(pf_buf_t *h, pf__snap_t *s, const char *const *schem
 }
 
 int pf_snapshot_write(pf_db_t *db, const char *const *schemas, int nschemas, const char *const *tables, int ntables,
-                      const char *default_schema, FILE *out, char *err, size_t errlen) {
-  pf__snap_t s = {.db = db, .err = err, .errlen = errlen};
+                      const char *default_schema, bool partitions, FILE *out, char *err, size_t errlen) {
+  pf__snap_t s = {.db = db, .err = err, .errlen = errlen, .partitions = partitions};
   s.server_version = PQserverVersion(pf_db_conn(db));
   if (default_schema == NULL) default_schema = "public";
   if (nschemas < 0) nschemas = 0;
@@ -712,11 +740,16 @@ int pf_snapshot_write(pf_db_t *db, const char *const *schemas, int nschemas, con
     pf_buf_putc(&arr[2], '}');
   }
   for (int i = 0; i < 3; i++) s.params[i] = arr[i].data;
+  s.params[3] = partitions ? "true" : "false";
   /* With only --table, the kinds that do not live on a table are not wanted at all. */
   bool schema_kinds = !(nschemas == 0 && ntables > 0);
 
   char *search_path = NULL;
   bool in_txn = false;
+  /* With only pg_catalog on the search path, format_type, pg_get_expr, oidvectortypes and
+   * pg_get_function_result qualify every name outside it: the output does not depend on the
+   * session's search_path (Supabase puts `extensions` on it; another role may not). SET LOCAL
+   * ends with the transaction. */
   int rc = pf_db_query(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_catalog.current_setting('search_path')",
                        -1, NULL, 0);
   if (rc == PF_EDB) rc = pf_seterr(err, errlen, PF_EDB, "snapshot: cannot start a read-only transaction: %s",
@@ -725,6 +758,9 @@ int pf_snapshot_write(pf_db_t *db, const char *const *schemas, int nschemas, con
     in_txn = true;
     PGresult *r = pf_db_result(db);
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) search_path = pf_xstrdup(PQgetvalue(r, 0, 0));
+    rc = pf_db_query(db, "SET LOCAL search_path = pg_catalog", -1, NULL, 0);
+    if (rc == PF_EDB)
+      rc = pf_seterr(err, errlen, PF_EDB, "snapshot: cannot set the search_path: %s", pf_db_last_error(db)->message);
   }
   if (rc == 0 && schema_kinds) rc = pf__snap_extensions(&s);
   if (rc == 0 && schema_kinds) rc = pf__snap_schemas(&s, schemas, nschemas, schema_found);

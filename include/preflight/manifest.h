@@ -74,7 +74,7 @@ typedef struct {
   int nullable;         /* PF_UNSET, 0, 1 */
   char *default_expr;   /* `default:`, compared with pg_get_expr */
   char *identity;       /* `identity: always | by default` */
-  char *generated;      /* `generated: stored` */
+  char *generated;      /* `generated: stored | virtual` */
   /* functions */
   char *args;
   char *returns;        /* NULL = any */
@@ -95,6 +95,8 @@ typedef struct {
   int unique;
   char *constraint_type;  /* primary_key | foreign_key | unique | check | exclusion */
   char *references;       /* "auth.users(id)" */
+  /* triggers: `enabled: origin | always | replica | disabled`; NULL = fires in ordinary sessions */
+  char *trigger_enabled;
   /* roles */
   int login;
   /* grants: `role` holds `values` on `on` ("table users", "function f(int)", "schema s", "sequence q") */

@@ -49,6 +49,7 @@ typedef struct {
   int nschemas;
   const char **tables;            /* snapshot --table (repeatable) */
   int ntables;
+  bool partitions;                /* snapshot --partitions */
   char **cmd;                     /* COMMAND [ARG...], NULL-terminated; NULL when none */
   int ncmd;
 } pf_options_t;

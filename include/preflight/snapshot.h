@@ -23,13 +23,19 @@
  * "schema.name", unqualified names taken in `default_schema`) adds those tables with their
  * columns, indexes, constraints, triggers and policies. With only `tables`, nothing else is
  * written. A filter that matches nothing is said in a comment and logged as a warning.
+ * Partitions, and the objects that live on them, are described by their partitioned table and
+ * left out unless `partitions` (--partitions) is true or --table names them.
+ *
+ * Every name outside pg_catalog is written schema-qualified (the catalog is read with
+ * search_path = pg_catalog), so the output means the same under any search_path.
  *
  * The catalog is read in one REPEATABLE READ, READ ONLY transaction with a fixed number of
  * queries (one per kind), whatever the database's size. Nothing is written to `out` unless
  * everything was read. Returns 0; PF_EDB (err says which query failed and why); PF_ESIGNAL
  * when a stop signal arrived; PF_EIO when `out` cannot be written. */
 int pf_snapshot_write(pf_db_t *db, const char *const *schemas, int nschemas, const char *const *tables,
-                      int ntables, const char *default_schema, FILE *out, char *err, size_t errlen) PF_MUST_CHECK;
+                      int ntables, const char *default_schema, bool partitions, FILE *out, char *err,
+                      size_t errlen) PF_MUST_CHECK;
 
 /* Pure helpers, unit-tested without a server. */
 
@@ -46,9 +52,8 @@ bool pf_snapshot_yaml_plain(const char *s);
  * they are written as \xNN (the code point U+00NN) and the function returns false. */
 bool pf_snapshot_yaml_scalar(pf_buf_t *b, const char *s);
 
-/* Whether the manifest parser accepts `type` (format_type's output) as a column type: letters,
- * digits, "_", spaces, dots, double quotes, [] and at most one parenthesised list of integers.
- * A type it refuses (a quoted name with "-", say) is written without its type. */
+/* Whether the manifest parser accepts `type` (format_type's output) as a column type: a type
+ * name as typename.c reads it. A type it refuses is written without its type. */
 bool pf_snapshot_type_ok(const char *type);
 
 /* Splits a --table argument at its first dot into *schema and *name (new strings); without a
