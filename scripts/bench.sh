@@ -1,93 +1,256 @@
 #!/usr/bin/env bash
-# Measures what preflight costs, against a throwaway PostgreSQL on loopback:
-#   1. start-up overhead against a ready database: `preflight run -- true` with a 100-table
-#      manifest (tables and 5 columns each present) versus `true` alone (hyperfine medians);
-#   2. the shell entrypoint it replaces: pg_isready, then one psql per table;
-#   3. statements the server logs for one `check` with 5 and with 400 tables (log_statement=all);
-#   4. the time from the server being ready (its log line) to the application's exec.
-# Prints medians and ratios; asserts nothing (these machines are shared and noisy).
+# Measures what preflight costs, side by side in one run, against one throwaway PostgreSQL 15
+# (scram-sha-256 over loopback, every object present), at four sizes:
+#
+#   10 tables / 50 columns / 5 functions; 100 / 500 / 50; 1,000 / 5,000 / 500; and a
+#   GitLab-sized schema of ~32,000 items (1,000 tables, 21,000 columns, 6,000 indexes, 3,000
+#   constraints, 500 functions, 500 sequences).
+#
+# For each size, hyperfine medians of:
+#   floor        one libpq connection + SELECT 1 (scripts/lib/floor.c): the cost of any gate
+#   dynamic      build/preflight check
+#   static       dist/preflight check (scripts/build-static.sh: musl, the binary people ship)
+#   pg_isready   what most entrypoints wait with (it verifies nothing)
+#   pgTAP        the same objects as pgTAP assertions in one psql session
+#   shell        the seed-style entrypoint: one psql per object (past 1,000 objects the first
+#                1,000 are timed and the total extrapolated, unless BENCH_FULL=1)
+# plus the peak RSS of both preflight builds, the statements the server logs for one check, the
+# snapshot time, and the detection latency: from the server's "ready to accept connections" log
+# line to the application's exec (5 trials, preflight started before the server).
+#
+# Writes docs/bench/results.txt, results.dat and bench.png (cost versus size, gnuplot). Asserts
+# nothing: these machines are shared and noisy; timing never goes into the tests.
+#
+# About 10 minutes on an idle 2-core machine, plus the static build the first time.
+#
+# Environment: BENCH_STATIC_BIN (a static binary already built: skips build-static.sh),
+# BENCH_SIZES (a subset of "s10 s100 s1000 s32k", for a quick look), BENCH_RUNS (hyperfine runs
+# of the fast commands, default 20), BENCH_FULL=1 (time the whole shell loop at every size: an
+# hour or more), PF_STATIC_CACHE (see build-static.sh), BENCH_OUT (default docs/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
+RUNS=${BENCH_RUNS:-20}
+OUT=${BENCH_OUT:-$ROOT/docs/bench}
+mkdir -p "$OUT"
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# ---- what a fresh Debian 12 machine lacks -------------------------------------------------
+PACKAGES=(build-essential cmake pkg-config libpq-dev libyaml-dev libuv1-dev postgresql-15 postgresql-client-15
+          postgresql-15-pgtap hyperfine gnuplot-nox time python3)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing: ${missing[*]}"
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# ---- the programs -------------------------------------------------------------------------
+say "building build/preflight and dist/preflight (static, musl)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j 2 --target preflight >/dev/null
-PF=$ROOT/build/preflight
+DYN=$ROOT/build/preflight
+STA=${BENCH_STATIC_BIN:-$ROOT/dist/preflight}
+[ -n "${BENCH_STATIC_BIN:-}" ] || scripts/build-static.sh >/dev/null
+W=$(mktemp -d)
+cc -O2 -o "$W/floor" scripts/lib/floor.c -I"$(pg_config --includedir)" -lpq
+
+# ---- the server: scram-sha-256 over loopback ------------------------------------------------
 # shellcheck source=lib/pgtmp.sh
 . "$ROOT/scripts/lib/pgtmp.sh"
-PGTMP_CONF="log_statement = 'all'" pgtmp_start >/dev/null
-W=$(mktemp -d)
+PGTMP_HBA="local all all trust
+host all all 127.0.0.1/32 scram-sha-256" PGTMP_CONF="password_encryption = 'scram-sha-256'
+log_timezone = 'UTC'" pgtmp_start >/dev/null
 trap 'rm -rf "$W"; pgtmp_stop' EXIT
-pgtmp_psql -d postgres -qc "CREATE DATABASE bench"
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$PGTMP_PORT/bench"
+pgtmp_psql -d postgres -qc "ALTER ROLE postgres PASSWORD 'bench'"
+URL="postgresql://postgres:bench@127.0.0.1:$PGTMP_PORT"
 
-manifest() {  # manifest N FILE: N tables t1..tN with five typed columns each
-  local n=$1 f=$2 i
-  { echo "version: 1"; echo "tables:"
-    for i in $(seq 1 "$n"); do
-      echo "  - name: t$i"
-      echo "    columns: [{name: id, type: bigint, nullable: false}, {name: name, type: varchar(100)}, {name: created_at, type: timestamptz}, {name: data, type: jsonb}, {name: flag, type: boolean}]"
-    done; } >"$f"
-}
-{ for i in $(seq 1 400); do
-    echo "CREATE TABLE t$i (id bigint NOT NULL, name varchar(100), created_at timestamptz, data jsonb, flag boolean);"
-  done; } | pgtmp_psql -d bench -q
-manifest 5 "$W/m5.yaml"; manifest 100 "$W/m100.yaml"; manifest 400 "$W/m400.yaml"
+read -r -a SIZES <<<"${BENCH_SIZES:-s10 s100 s1000 s32k}"
+declare -A SPEC=([s10]="10 5 5" [s100]="100 5 50" [s1000]="1000 5 500" [s32k]="1000 19 500 6 2 500")
+declare -A LABEL=([s10]="10 tables" [s100]="100 tables" [s1000]="1,000 tables" [s32k]="32,000 items")
+say "creating the schemas and their manifests (preflight snapshot)"
+for s in "${SIZES[@]}"; do
+  pgtmp_psql -d postgres -qc "CREATE DATABASE $s"
+  # shellcheck disable=SC2086
+  python3 scripts/lib/bench_schema.py ${SPEC[$s]} | pgtmp_psql -d "$s" -q
+  "$DYN" snapshot -q -d "$URL/$s" >"$W/$s.yaml"
+  # The same objects for pgTAP (one session) and for the shell (one psql per object).
+  pgtmp_psql -d "$s" -qc "CREATE SCHEMA tap; CREATE EXTENSION pgtap SCHEMA tap"
+  pgtmp_psql -d "$s" -At -f - >"$W/$s.objects" <<'SQL'
+SELECT q FROM (
+  SELECT 1 AS k, c.relname AS o, format('%s|SELECT 1 FROM public.%I LIMIT 0|SELECT tap.has_table(''public'', %L::name, '''');', 'table', c.relname, c.relname) AS q
+    FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+  UNION ALL
+  SELECT 2, c.relname || a.attname, format('column|SELECT %I FROM public.%I LIMIT 0|SELECT tap.col_type_is(''public'', %L::name, %L::name, %L, '''');',
+                a.attname, c.relname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod))
+    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+   WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+  UNION ALL
+  SELECT 3, p.proname, format('function|SELECT %L::regprocedure|SELECT tap.has_function(''public'', %L::name, %L::name[], '''');',
+                'public.' || p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')', p.proname,
+                string_to_array(pg_catalog.oidvectortypes(p.proargtypes), ', '))
+    FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT 4, c.relname, format('%s|SELECT %L::regclass|SELECT tap.%s(''public'', %L::name, '''');', CASE c.relkind WHEN 'i' THEN 'index' ELSE 'sequence' END,
+                'public.' || quote_ident(c.relname), CASE c.relkind WHEN 'i' THEN 'has_relation' ELSE 'has_sequence' END, c.relname)
+    FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('i', 'S')
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = c.oid)
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')
+  UNION ALL
+  SELECT 5, co.conname, format('constraint|SELECT 1 FROM pg_constraint WHERE conrelid = %L::regclass AND conname = %L|SELECT tap.ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = %L::regclass AND conname = %L), '''');',
+                'public.' || quote_ident(c.relname), co.conname, 'public.' || quote_ident(c.relname), co.conname)
+    FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid WHERE c.relnamespace = 'public'::regnamespace
+) x ORDER BY k, o
+SQL
+  n=$(wc -l <"$W/$s.objects")
+  { echo "SET search_path = public, tap;"; echo "SELECT tap.plan($n);"; cut -d'|' -f3 "$W/$s.objects"; echo "SELECT * FROM tap.finish();"; } >"$W/$s.tap.sql"
+  cut -d'|' -f2 "$W/$s.objects" >"$W/$s.shell.sql"
+  printf '%s\n' "$n" >"$W/$s.count"
+done
+pgtmp_psql -d postgres -qc "CHECKPOINT"
 
-echo "== 1. start-up overhead against a ready database (100 tables, 500 columns)"
-hyperfine -N --warmup 5 --runs 60 --export-json "$W/h1.json" \
-  "true" "$PF run -q -f $W/m100.yaml -- true" "$PF run -q -f $W/m400.yaml -- true" >/dev/null
-if [ -x "$ROOT/dist/preflight" ]; then
-  cp "$W/m100.yaml" "$W/s100.yaml"
-  hyperfine -N --warmup 5 --runs 60 --export-json "$W/h3.json" "$ROOT/dist/preflight run -q -f $W/s100.yaml -- true" >/dev/null
-fi
-echo "== 2. the shell entrypoint it replaces: pg_isready + one psql per table (100 tables)"
-cat >"$W/entrypoint.sh" <<SH
+# The seed-style entrypoint: wait with pg_isready, then one psql per object. SAMPLE limits how
+# many objects are timed.
+cat >"$W/shell.sh" <<'SH'
 #!/bin/sh
-until pg_isready -q -d "\$DATABASE_URL"; do sleep 2; done
-for i in \$(seq 1 100); do psql -X -q -d "\$DATABASE_URL" -c "SELECT 1 FROM t\$i LIMIT 0" >/dev/null || exit 1; done
-exec true
+until pg_isready -q -d "$1"; do sleep 1; done
+head -n "${3:-999999999}" "$2" | while IFS= read -r q; do
+  psql -X -q -d "$1" -c "$q" >/dev/null || exit 1
+done
 SH
-chmod +x "$W/entrypoint.sh"
-hyperfine -N --warmup 1 --runs 10 --export-json "$W/h2.json" "$W/entrypoint.sh" >/dev/null
-python3 - "$W/h1.json" "$W/h2.json" "$W/h3.json" <<'PY'
-import json, sys
-import os
-rows = json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[2]))["results"]
-if os.path.exists(sys.argv[3]): rows += json.load(open(sys.argv[3]))["results"]
-med = {r["command"].split("/")[-1] if "entrypoint" in r["command"] else r["command"].split(" -f ")[-1].split(" ")[0].split("/")[-1] if " -f " in r["command"] else r["command"]: r["median"] * 1000 for r in rows}
-base = med.pop("true")
-for k, v in med.items():
-    print(f"   {k:18} median {v:8.2f} ms   overhead over `true` {v - base:8.2f} ms")
-pf = med["m100.yaml"]; sh = med["entrypoint.sh"]
-print(f"   shell entrypoint / preflight (100 tables): {sh / pf:.0f}x")
+chmod +x "$W/shell.sh"
+
+median() {  # median FILE.json: the median in ms of hyperfine's only result
+  python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$1"
+}
+hf() {  # hf NAME RUNS COMMAND...: hyperfine median in ms, into $W/NAME.ms
+  local name=$1 runs=$2; shift 2
+  local warmup=1
+  if [ "$runs" -gt 3 ]; then warmup=3; elif [ "$runs" -eq 1 ]; then warmup=0; fi
+  hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$W/$name.json" "$*" >/dev/null 2>&1
+  median "$W/$name.json" >"$W/$name.ms"
+}
+rss() {  # rss COMMAND...: peak resident set in KiB
+  /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1
+}
+statements() {  # statements BIN DB: statements the server logs for one check
+  local before after
+  before=$(grep -c "LOG:  \(statement\|execute\)" "$PGTMP_LOG" || true)
+  PGOPTIONS="-c log_statement=all" "$1" check -q -d "$URL/$2" -f "$W/$2.yaml"
+  sleep 0.3
+  after=$(grep -c "LOG:  \(statement\|execute\)" "$PGTMP_LOG" || true)
+  echo $((after - before))
+}
+
+for s in "${SIZES[@]}"; do
+  n=$(cat "$W/$s.count")
+  say "measuring ${LABEL[$s]} ($n items)"
+  hf "$s.floor" "$RUNS" "$W/floor" "$URL/$s"
+  hf "$s.dyn" "$RUNS" "$DYN" check -q -d "$URL/$s" -f "$W/$s.yaml"
+  hf "$s.sta" "$RUNS" "$STA" check -q -d "$URL/$s" -f "$W/$s.yaml"
+  hf "$s.isready" "$RUNS" pg_isready -q -d "$URL/$s"
+  hf "$s.tap" "$([ "$s" = s32k ] && echo 1 || echo 3)" psql -X -q -o /dev/null -d "$URL/$s" -f "$W/$s.tap.sql"
+  if [ "$n" -gt 1000 ] && [ "${BENCH_FULL:-0}" != 1 ]; then
+    hf "$s.shell1k" 1 "$W/shell.sh" "$URL/$s" "$W/$s.shell.sql" 1000
+    python3 -c "import sys; print('%.2f' % (float(open(sys.argv[1]).read()) * int(sys.argv[2]) / 1000))" "$W/$s.shell1k.ms" "$n" >"$W/$s.shell.ms"
+    echo "extrapolated from the first 1,000 objects" >"$W/$s.shell.note"
+  else
+    hf "$s.shell" "$([ "$s" = s10 ] && echo 3 || echo 1)" "$W/shell.sh" "$URL/$s" "$W/$s.shell.sql"
+  fi
+  rss "$DYN" check -q -d "$URL/$s" -f "$W/$s.yaml" >"$W/$s.dyn.rss"
+  rss "$STA" check -q -d "$URL/$s" -f "$W/$s.yaml" >"$W/$s.sta.rss"
+  statements "$DYN" "$s" >"$W/$s.stmts"
+done
+SNAP=${SIZES[-1]}
+say "snapshot of $SNAP"
+hf snap.dyn 10 "$DYN" snapshot -q -d "$URL/$SNAP"
+hf snap.sta 10 "$STA" snapshot -q -d "$URL/$SNAP"
+rss "$DYN" snapshot -q -d "$URL/$SNAP" >"$W/snap.dyn.rss"
+echo "$SNAP" >"$W/snap.size"
+
+# ---- detection latency: preflight waits, then the server starts -----------------------------
+# The schema is in place before the server starts, so what is measured is how soon preflight
+# notices a ready server, verifies and execs; the application is `date`, exec'd directly.
+say "detection latency (5 trials per build)"
+BINDIR=$(_pgtmp_bindir)
+detect() {  # detect BIN: ms from "ready to accept connections" to the exec
+  _pgtmp_as_pg "$BINDIR/pg_ctl" -w -D "$PGTMP_DATA" -m fast stop >/dev/null
+  local lines
+  lines=$(wc -l <"$PGTMP_LOG")
+  "$1" run -q -d "$URL/s10" -f "$W/s10.yaml" -t 60s -- date +%s%N >"$W/exec_at" &
+  local pid=$!
+  sleep 0.$((RANDOM % 5 + 3))
+  _pgtmp_as_pg "$BINDIR/pg_ctl" -w -D "$PGTMP_DATA" -l "$PGTMP_LOG" start >/dev/null
+  wait "$pid"
+  local ready
+  ready=$(tail -n +"$((lines + 1))" "$PGTMP_LOG" | grep -m1 "ready to accept connections" | awk '{print $1" "$2}')
+  python3 -c '
+import sys, datetime
+ready = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc).timestamp()
+print("%.1f" % (int(open(sys.argv[2]).read()) / 1e6 - ready * 1000))' "$ready" "$W/exec_at"
+}
+for b in dyn sta; do
+  bin=$DYN; [ $b = sta ] && bin=$STA
+  for t in 1 2 3 4 5; do detect "$bin"; done >"$W/detect.$b"
+done
+
+# ---- the report -----------------------------------------------------------------------------
+python3 - "$W" "$OUT" <<'PY'
+import os, statistics, sys
+w, out = sys.argv[1], sys.argv[2]
+def ms(name):
+    return float(open(os.path.join(w, name + ".ms")).read())
+def text(name):
+    p = os.path.join(w, name)
+    return open(p).read().strip() if os.path.exists(p) else ""
+sizes = [(s, l) for s, l in (("s10", "10 tables"), ("s100", "100 tables"), ("s1000", "1,000 tables"), ("s32k", "32,000 items"))
+         if os.path.exists(os.path.join(w, s + ".count"))]
+lines = []
+lines.append("%-13s %6s | %7s | %8s %5s | %8s %5s | %10s | %9s %6s | %10s %6s | %9s %9s | %5s" % (
+    "size", "items", "floor", "dynamic", "x", "static", "x", "pg_isready", "pgTAP", "x", "shell", "x",
+    "RSS dyn", "RSS sta", "stmts"))
+dat = ["# items floor dynamic static pg_isready pgtap shell (ms, hyperfine medians)"]
+for s, label in sizes:
+    n = int(text(s + ".count"))
+    f, d, st, ir, tap, sh = (ms(s + x) for x in (".floor", ".dyn", ".sta", ".isready", ".tap", ".shell"))
+    lines.append("%-13s %6d | %5.1fms | %6.1fms %4.2fx | %6.1fms %4.2fx | %8.1fms | %7.0fms %5.0fx | %8.0fms %5.0fx | %6.1f MB %6.1f MB | %5s" % (
+        label, n, f, d, d / f, st, st / f, ir, tap, tap / d, sh, sh / d,
+        int(text(s + ".dyn.rss")) / 1024, int(text(s + ".sta.rss")) / 1024, text(s + ".stmts")))
+    dat.append("%d %.2f %.2f %.2f %.2f %.2f %.2f" % (n, f, d, st, ir, tap, sh))
+lines.append("(x: dynamic and static against the floor; pgTAP and shell against dynamic preflight)")
+for s, label in sizes:
+    if text(s + ".shell.note"):
+        lines.append("shell at %s: %s" % (label, text(s + ".shell.note")))
+lines.append("snapshot of the %s database: dynamic %.1f ms, static %.1f ms, RSS %.1f MB" % (
+    dict(sizes)[text("snap.size")], ms("snap.dyn"), ms("snap.sta"), int(text("snap.dyn.rss")) / 1024))
+for b, name in (("dyn", "dynamic"), ("sta", "static")):
+    v = [float(x) for x in text("detect." + b).split()]
+    lines.append("detection (server ready -> exec), %s: median %.1f ms (trials: %s)" % (
+        name, statistics.median(v), ", ".join("%.1f" % x for x in v)))
+report = "\n".join(lines) + "\n"
+sys.stdout.write(report)
+open(os.path.join(out, "results.txt"), "w").write(report)
+open(os.path.join(out, "results.dat"), "w").write("\n".join(dat) + "\n")
 PY
 
-echo "== 3. statements logged by the server for one check"
-for n in 5 400; do
-  before=$(grep -c " bench postgres LOG:  \(statement\|execute\)" "$PGTMP_LOG" || true)
-  "$PF" check -q -f "$W/m$n.yaml"
-  sleep 0.2
-  after=$(grep -c " bench postgres LOG:  \(statement\|execute\)" "$PGTMP_LOG" || true)
-  echo "   $n tables: $((after - before)) statements"
-done
-
-echo "== 4. from the server becoming ready to the application's exec"
-pgtmp_stop; trap 'rm -rf "$W"' EXIT
-for run in 1 2 3 4 5; do
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app" "$PF" run -q -f "$W/m5.yaml" --check -t 60s -- \
-    sh -c 'date +%s%3N > '"$W/exec_at" 2>/dev/null &
-  pid=$!
-  PGTMP_NO_TRAP=1 pgtmp_start "$PORT" >/dev/null
-  # The schema appears at once (CREATE DATABASE ... TEMPLATE), so preflight never sees half of it.
-  pgtmp_psql -d postgres -qc "CREATE DATABASE tpl"
-  pgtmp_psql -d tpl -q -f - <<<"$(for i in 1 2 3 4 5; do echo "CREATE TABLE t$i (id bigint NOT NULL, name varchar(100), created_at timestamptz, data jsonb, flag boolean);"; done)"
-  pgtmp_psql -d postgres -qc "CREATE DATABASE app TEMPLATE tpl"
-  created=$(date +%s%3N)
-  wait $pid || true
-  ready=$(grep -m1 "database system is ready to accept connections" "$PGTMP_LOG" | awk '{print $1" "$2}')
-  ready_ms=$(date -d "$ready" +%s%3N)
-  echo "   run $run: server ready -> exec $(( $(cat "$W/exec_at") - ready_ms )) ms (schema complete -> exec $(( $(cat "$W/exec_at") - created )) ms)"
-  pgtmp_stop
-done
+gnuplot <<GP
+set terminal pngcairo size 900,560 font "sans,10" noenhanced
+set output "$OUT/bench.png"
+set title "preflight check: cost versus manifest size (PostgreSQL 15, scram-sha-256 over loopback, hyperfine medians)"
+set logscale xy
+set xlabel "objects verified"
+set ylabel "wall time (ms)"
+set key top left
+set grid
+plot "$OUT/results.dat" using 1:2 with linespoints title "floor: libpq connect + SELECT 1", \
+     "" using 1:3 with linespoints title "preflight check (dynamic)", \
+     "" using 1:4 with linespoints title "preflight check (static, musl)", \
+     "" using 1:5 with linespoints title "pg_isready (verifies nothing)", \
+     "" using 1:6 with linespoints title "pgTAP, one psql session", \
+     "" using 1:7 with linespoints title "shell: one psql per object"
+GP
+say "wrote $OUT/results.txt, results.dat and bench.png"
