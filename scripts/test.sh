@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds preflight and runs every test: unit tests and the end-to-end suite against a throwaway
-# PostgreSQL, once in a normal build (build/) and once with ASan+UBSan (build-asan/).
+# PostgreSQL, once in a normal build (build/) and once with ASan+UBSan (build-asan/); then both
+# libFuzzer targets for a few seconds each (build-fuzz/, clang).
 #
 #   scripts/test.sh           install what is missing (Debian 12, as root), build, test both builds
 #   scripts/test.sh --quick   skip the sanitizer build
@@ -34,6 +35,7 @@ PACKAGES=(
   python3 python3-pytest python3-yaml python3-jsonschema
   alembic python3-alembic python3-psycopg2
   valgrind tini hyperfine procps util-linux
+  clang libclang-rt-14-dev
 )
 
 install_missing() {
@@ -112,6 +114,20 @@ if [ "$QUICK" = 0 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   build_and_test "${ASAN_BUILD_DIR:-build-asan}" -DPF_SANITIZE=ON || status=1
+fi
+
+# The fuzz targets (tests/fuzz): only they are built with clang, and ctest runs each for
+# PF_FUZZ_SECONDS (5) from its seeds; about a minute in all, most of it compiling.
+fuzz_smoke() {
+  local dir="${FUZZ_BUILD_DIR:-build-fuzz}"
+  say "fuzz targets, ${PF_FUZZ_SECONDS:-5} s each"
+  cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DPF_FUZZ=ON \
+    "-DPF_FUZZ_SECONDS=${PF_FUZZ_SECONDS:-5}" >/dev/null || return 1
+  cmake --build "$ROOT/$dir" -j "$JOBS" --target fuzz_manifest fuzz_health || return 1
+  (cd "$ROOT/$dir" && ctest --output-on-failure -R '^fuzz\.') || return 1
+}
+if [ "$QUICK" = 0 ]; then
+  fuzz_smoke || status=1
 fi
 
 if [ "$status" = 0 ]; then

@@ -44,7 +44,7 @@ unsigned long pf_log_dropped(void);
  * "\"attempt\":3,\"delay_ms\":100", added to JSON lines and ignored in text format (the message
  * must therefore say everything a person needs). */
 void pf_log_fields(pf_log_level_t level, const char *fields, const char *fmt, ...) PF_PRINTF(3, 4);
-void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list ap);
+void pf_log_v(pf_log_level_t level, const char *fields, const char *fmt, va_list ap) PF_PRINTF(3, 0);
 
 /* The last message logged at error level, redacted, without the "preflight: " prefix; NULL when
  * there was none. main.c copies it to Kubernetes' termination log (termlog.h). */
