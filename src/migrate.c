@@ -72,30 +72,6 @@ const char *pf_migrate_status_name(pf_migrate_status_t s) {
   return "unknown";
 }
 
-char *pf_migrate_display(char *const *argv) {
-  pf_buf_t b = {0};
-  for (size_t i = 0; argv && argv[i]; i++) {
-    const char *a = argv[i];
-    if (i) pf_buf_putc(&b, ' ');
-    bool plain = *a != '\0';
-    for (const char *p = a; *p; p++)
-      if (!(strchr("-_./:=@%+,", *p) || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-            (*p >= 'A' && *p <= 'Z')))
-        plain = false;
-    if (plain) {
-      pf_buf_puts(&b, a);
-      continue;
-    }
-    pf_buf_putc(&b, '\'');
-    for (const char *p = a; *p; p++) {
-      if (*p == '\'') pf_buf_puts(&b, "'\\''");
-      else pf_buf_putc(&b, *p);
-    }
-    pf_buf_putc(&b, '\'');
-  }
-  return pf_buf_steal(&b);
-}
-
 /* Logs one complete line of the command's output and keeps it for a failure message. */
 static void pf__emit_line(pf__child_t *c, const char *s, size_t n) {
   if (n > 0 && s[n - 1] == '\r') n--;

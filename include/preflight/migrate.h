@@ -59,7 +59,4 @@ int pf_migrate_run(uv_loop_t *loop, const pf_migrate_opts_t *o, pf_migrate_resul
  * "not_started". */
 const char *pf_migrate_status_name(pf_migrate_status_t s);
 
-/* Joins argv into one line for messages, quoting words that need it. Newly allocated. */
-char *pf_migrate_display(char *const *argv);
-
 #endif

@@ -107,10 +107,25 @@ def replicas(manifest_path: Path, url: str, tmp_path: Path, n: int = REPLICAS,
     return run_all([argv] * n, env), started
 
 
-def without_preflight(cmd: list[str], url: str, n: int = REPLICAS, cwd=None) -> list[tuple[int, str, str]]:
-    """n copies of the tool at once, the way a seed-style entrypoint runs it in every replica."""
+def without_preflight(cmd: list[str], url: str, n: int = REPLICAS, barrier: Path | None = None
+                      ) -> list[tuple[int, str, str]]:
+    """n copies of the tool at once, the way a seed-style entrypoint runs it in every replica.
+    With a barrier (the alembic project's env.py honours PF_TEST_BARRIER) they are released
+    together once all n have started."""
     env = dict(BASE_ENV, DATABASE_URL=url)
-    return run_all([cmd] * n, env)
+    if barrier is None:
+        return run_all([cmd] * n, env)
+    env["PF_TEST_BARRIER"] = str(barrier)
+    import threading
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("res", run_all([cmd] * n, env)))
+    t.start()
+    deadline = time.monotonic() + 120
+    while len(list(barrier.parent.glob(barrier.name + ".*"))) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    barrier.touch()
+    t.join()
+    return box["res"]
 
 
 def assert_all_started(results, started: Path, n: int = REPLICAS):
@@ -193,7 +208,8 @@ def test_alembic_twenty_replicas_without_preflight_fail_with_preflight_run_once(
         bare = make_db()
         log_ddl(bare)
         off = bare.cluster.log_size()
-        res = without_preflight(alembic_cmd(proj, "upgrade", "head"), url_of(bare))
+        res = without_preflight(alembic_cmd(proj, "upgrade", "head"), url_of(bare),
+                                barrier=tmp_path / "barrier")
         failed = [r for r in res if r[0] != 0]
         bare_creates = ddl_count(bare, off, "alembic_version")
         assert failed, "20 concurrent alembic upgrades all succeeded: the race did not show"
@@ -570,7 +586,7 @@ def first_error(text: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("via", ["direct", "pgbouncer"])
-def test_knex_twenty_replicas_without_preflight_fail_with_preflight_run_once(via, make_db, request,
+def test_knex_twenty_replicas_with_preflight_run_once(via, make_db, request,
                                                                              manifest, tmp_path):
     proj = knex_project(tmp_path)
     cmd = knex_cmd(proj, "migrate:latest")
@@ -579,15 +595,19 @@ def test_knex_twenty_replicas_without_preflight_fail_with_preflight_run_once(via
     def url_of(db):
         return bouncer.url(db.name) if bouncer else db.url
 
-    failed = [(1, "", "(not run under the sanitizer build)")]
+    # Without preflight, for comparison only: knex has a migration lock of its own, and what 20
+    # concurrent runs do varies from run to run (all succeed; some fail with "Migration table is
+    # already locked"; all fail, nothing applied, the lock row left taken), so it is reported, not
+    # asserted. The guarantee asserted is preflight's, below.
+    bare_note = "not run under the sanitizer build"
     if not SANITIZE:
         bare = make_db()
         res = without_preflight(cmd, url_of(bare))
         failed = [r for r in res if r[0] != 0]
-        assert failed, "20 concurrent knex migrate:latest all succeeded: the race did not show"
-        print(f"\n[{via}] knex without preflight: applied "
-              f"{bare.scalar('SELECT count(*) FROM knex_migrations') if bare.exists('knex_migrations') else 0} "
-              f"migrations; exit statuses {sorted(r[0] for r in res)}")
+        applied = bare.scalar("SELECT count(*) FROM knex_migrations") if bare.exists("knex_migrations") else "0"
+        bare_note = (f"{len(failed)}/{REPLICAS} failed"
+                     + (f" (first: {first_error(failed[0][2])})" if failed else "")
+                     + f", {applied} of 2 migrations applied")
 
     db = make_db()
     log_ddl(db)
@@ -599,8 +619,7 @@ def test_knex_twenty_replicas_without_preflight_fail_with_preflight_run_once(via
     assert ddl_count(db, off, "accounts") == 1
     assert db.scalar("SELECT string_agg(name, ',' ORDER BY id) FROM knex_migrations") == \
         "20240101000000_accounts.js,20240102000000_notes.js"
-    print(f"\n[{via}] knex without preflight: {len(failed)}/{REPLICAS} failed "
-          f"(first: {first_error(failed[0][2])}); with preflight: 1 run, 20/20 started")
+    print(f"\n[{via}] knex without preflight: {bare_note}; with preflight: 1 run, 20/20 started")
 
 
 # --- the example manifests -------------------------------------------------------------------------

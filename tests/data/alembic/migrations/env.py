@@ -1,5 +1,6 @@
 """alembic environment: online migrations only, against $DATABASE_URL."""
 import os
+import time
 from logging.config import fileConfig
 
 from alembic import context
@@ -8,6 +9,16 @@ from sqlalchemy import create_engine, pool
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name)
+
+# Tests only: line concurrent runs up so that they reach the database together, as replicas
+# started by one deployment do on a machine that is not busy (Python's start-up alone spreads them
+# over seconds on a loaded CI machine).
+barrier = os.environ.get("PF_TEST_BARRIER")
+if barrier:
+    open(f"{barrier}.{os.getpid()}", "w").close()
+    deadline = time.monotonic() + 120
+    while not os.path.exists(barrier) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 url = os.environ["DATABASE_URL"]
 # SQLAlchemy spells the scheme postgresql://; libpq also accepts postgres://.
