@@ -91,14 +91,14 @@ PGTMP_NO_TRAP=1
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-    local pid i
+    local pid
     if [ -S "$DK/docker.sock" ]; then
         # shellcheck disable=SC2046
         "$DOCKER" rm -f $("$DOCKER" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
     fi
     pid=$(cat "$DK/dockerd.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
-        for i in $(seq 1 100); do
+        for _ in $(seq 1 100); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.2
         done
@@ -106,7 +106,7 @@ cleanup() {
     fi
     pgtmp_stop
     # Anything dockerd left mounted under the folder (it unmounts what it can on SIGTERM).
-    grep -o " $WORK[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+    grep -o " ${WORK}[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -198,9 +198,8 @@ say "this preflight: migrate/wait.schema keys $([ $HAS_MIGRATE = 1 ] && echo yes
 # then the manifest's migrate: block is left out of the copy (and the migration patterns skipped).
 cp -a "$ROOT/docker" "$WORK/docker"
 if [ "$HAS_MIGRATE" = 0 ]; then
-    for f in "$WORK/docker/example/preflight/preflight.yaml"; do
-        awk '/^migrate:/ { skip = 1; next } skip && /^  / { next } { skip = 0; print }' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
-    done
+    f=$WORK/docker/example/preflight/preflight.yaml
+    awk '/^migrate:/ { skip = 1; next } skip && /^  / { next } { skip = 0; print }' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
     python3 - "$WORK/docker" <<'PY'
 import sys, yaml
 d = sys.argv[1]
@@ -572,7 +571,7 @@ fi
 
 # --- the release's .deb, installed with apt -----------------------------------------------------------
 
-deb=$(ls "$ROOT"/dist/release/preflight_*_amd64.deb 2>/dev/null | head -n 1)
+deb=$(find "$ROOT/dist/release" -name "preflight_*_amd64.deb" 2>/dev/null | head -n 1)
 if [ -n "$deb" ]; then
     out=$("$DOCKER" run --rm --network none -v "$deb:/tmp/preflight.deb:ro" debian:bookworm \
         sh -c 'apt-get install -y -q /tmp/preflight.deb >/dev/null 2>&1 && preflight --version && dpkg -s preflight | grep ^Version' 2>&1)

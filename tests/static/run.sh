@@ -45,7 +45,7 @@ fi
 stale=""
 if [ -x "$BIN" ]; then
     stale=$(find "$ROOT/src" "$ROOT/include" "$ROOT/CMakeLists.txt" "$ROOT/scripts/build-static.sh" \
-        -newer "$BIN" -print -quit 2>/dev/null)
+        "$ROOT/scripts/static-sources.lock" -newer "$BIN" -print -quit 2>/dev/null)
 fi
 if [ ! -x "$BIN" ] || [ -n "$stale" ]; then
     say "building dist/preflight (${stale:+$stale is newer; }scripts/build-static.sh)"
@@ -54,6 +54,11 @@ if [ ! -x "$BIN" ] || [ -n "$stale" ]; then
         finish
     fi
 fi
+
+# The test program /app is built with Debian's musl-gcc (build-static.sh builds its own musl).
+# shellcheck source=scripts/lib/need-debs.sh
+. "$ROOT/scripts/lib/need-debs.sh"
+need_debs musl-tools openssl || { fail "musl-tools is installed"; finish; }
 
 # env -i leaves no PATH, so chroot is named by its path.
 CHROOT=$(command -v chroot) || { fail "chroot is installed"; finish; }
