@@ -433,7 +433,9 @@ pod_start() {
     local -a a
     mapfile -t a < <(pod "$1" "$2")
     [ ${#a[@]} -gt 0 ] || return 1
-    "$DOCKER" run -d --name "$3" --network host "${PWENV[@]}" "${a[@]}" >/dev/null
+    local -a pw=()
+    [ "$HAS_PWFILE" = 1 ] || pw=(-e "PGPASSWORD=$K8S_PW")
+    "$DOCKER" run -d --name "$3" --network host "${pw[@]}" "${a[@]}" >/dev/null
 }
 wait_exit() {  # container, seconds: prints the exit code once it exited
     local n=$(( $2 * 5 ))
