@@ -221,7 +221,8 @@ kernel_headers() {
 step() {
     local name=$1
     shift
-    "$@" >"$WORK/$name.log" 2>&1 || { tail -40 "$WORK/$name.log" >&2; die "$name failed; full log: $WORK/$name.log"; }
+    # A subshell: the steps cd into their source folders, which are removed afterwards.
+    ("$@") >"$WORK/$name.log" 2>&1 || { tail -40 "$WORK/$name.log" >&2; die "$name failed; full log: $WORK/$name.log"; }
 }
 
 # The CMake arguments that make CMake cross-compile (it must not try to run target programs).
@@ -440,9 +441,10 @@ main() {
 
     ensure_tools
 
-    # One build at a time per cache: a second one waits here instead of racing on the prefix.
+    # One build at a time per cache and architecture: a second one waits here instead of racing
+    # on the prefix. (Downloads go through a temporary folder, so two architectures can share src/.)
     mkdir -p "$CACHE"
-    exec 9>"$CACHE/.lock"
+    exec 9>"$CACHE/.lock-$ARCH"
     flock 9
 
     declare -gA SRC_VER SRC_DSC

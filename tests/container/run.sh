@@ -190,7 +190,8 @@ fresh_db example-password
 HAS_MIGRATE=0
 if "$BIN" lint -f "$ROOT/docker/example/preflight/preflight.yaml" >/dev/null 2>&1; then HAS_MIGRATE=1; fi
 HAS_PWFILE=0
-if env -u PGPASSWORD PGPASSWORD_FILE="$WORK/pw" "$BIN" wait -q -t 10s \
+printf 'version: 1\n' >"$WORK/min.yaml"
+if env -u PGPASSWORD PGPASSWORD_FILE="$WORK/pw" "$BIN" wait -q -t 10s -f "$WORK/min.yaml" \
         -d "postgresql://app@127.0.0.1:$PORT/app" >/dev/null 2>&1; then HAS_PWFILE=1; fi
 say "this preflight: migrate/wait.schema keys $([ $HAS_MIGRATE = 1 ] && echo yes || echo no), PGPASSWORD_FILE $([ $HAS_PWFILE = 1 ] && echo yes || echo no)"
 
@@ -227,7 +228,8 @@ else
 fi
 cid=$("$DOCKER" create "preflight:$VERSION")
 files=$("$DOCKER" export "$cid" | tar -t | grep -v -e '^\.dockerenv$' -e '^dev/' -e '^proc/' -e '^sys/' \
-    -e '^etc/$' -e '^etc/hostname$' -e '^etc/hosts$' -e '^etc/resolv.conf$' -e '^dev$' -e '^proc$' -e '^sys$' | tr '\n' ' ')
+    -e '^etc/$' -e '^etc/hostname$' -e '^etc/hosts$' -e '^etc/resolv.conf$' -e '^etc/mtab$' \
+    -e '^dev$' -e '^proc$' -e '^sys$' | tr '\n' ' ')
 "$DOCKER" rm "$cid" >/dev/null
 if [ "$files" = "preflight " ]; then pass "the image holds /preflight and nothing else"
 else fail "the image holds /preflight and nothing else" "$files"; fi
@@ -239,12 +241,25 @@ fi
 meta=$("$DOCKER" inspect -f '{{.Config.User}} {{json .Config.Entrypoint}} {{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.licenses"}}' "preflight:$VERSION")
 if [ "$meta" = "65532:65532 [\"/preflight\"] $VERSION MIT" ]; then pass "image metadata: numeric USER, ENTRYPOINT, OCI labels ($meta)"
 else fail "image metadata: numeric USER, ENTRYPOINT, OCI labels" "$meta"; fi
-# The repository's .dockerignore keeps build folders, dist/release and .git out of the context.
-ctx=$("$DOCKER" build --progress=plain -f "$ROOT/docker/Dockerfile" --build-arg PREFLIGHT_BINARY=dist \
-    -t pftest-ctx "$ROOT" 2>&1 | sed -n 's/.*transferring context: \([0-9.]*\)\([kMG]*B\) .*done.*/\1 \2/p' | tail -1)
-ctx_kb=$(awk '{ f = ($2 == "GB") ? 1048576 : ($2 == "MB") ? 1024 : ($2 == "kB") ? 1 : 1 / 1024; printf "%d", $1 * f }' <<<"${ctx:-0 GB}")
-if [ -n "$ctx" ] && [ "$ctx_kb" -lt 20480 ]; then pass "the build context is small thanks to .dockerignore ($ctx)"
-else fail "the build context is small thanks to .dockerignore" "transferred: ${ctx:-?}"; fi
+# The repository's .dockerignore sends only what docker/Dockerfile uses: the context itself,
+# copied out of BuildKit, must be exactly these files.
+printf 'FROM scratch\nCOPY . /\n' >"$WORK/Dockerfile.ctx"
+rm -rf "$WORK/ctx"
+if "$DOCKER" build -q -f "$WORK/Dockerfile.ctx" -o "type=local,dest=$WORK/ctx" "$ROOT" >"$WORK/ctx.log" 2>&1; then
+    ctx=$(cd "$WORK/ctx" && find . -type f | sed 's|^\./||' | grep -v -e '^src/' -e '^include/' | sort | tr '\n' ' ')
+    want="CMakeLists.txt $(cd "$ROOT" && find dist/linux-amd64/preflight dist/linux-arm64/preflight 2>/dev/null | tr '\n' ' ')scripts/build-static.sh scripts/static-sources.lock "
+    want=$(tr ' ' '\n' <<<"$want" | grep . | sort | tr '\n' ' ')
+    n=$(find "$WORK/ctx" -type f | wc -l)
+    if [ "$ctx" = "$want" ] && [ -d "$WORK/ctx/src" ] && [ ! -e "$WORK/ctx/.git" ]; then
+        pass ".dockerignore: the context is src/, include/, CMakeLists.txt, the build script and lock, dist/linux-*/preflight ($n files)"
+    else
+        fail ".dockerignore: the context holds only what the Dockerfile uses" "got: $ctx
+want: $want"
+    fi
+else
+    fail "the build context can be listed" "$(tail "$WORK/ctx.log")"
+fi
+rm -rf "$WORK/ctx"
 
 # --- the app image: docker/Dockerfile.example through compose's build section ------------------------
 
@@ -271,7 +286,10 @@ services:
     <<: *host
     build: {network: host}
 EOF
-DC=("$COMPOSE" -f "$WORK/docker/compose.yaml" -f "$WORK/docker/compose.test.yaml")
+# docker-compose 1.29 builds with BuildKit through the `docker` command it finds first on PATH,
+# so that must be Debian's (its own legacy builder would copy the whole image for every step on
+# vfs: minutes).
+DC=(env PATH="/usr/bin:$PATH" DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 "$COMPOSE" -f "$WORK/docker/compose.yaml" -f "$WORK/docker/compose.test.yaml")
 t=$SECONDS
 if "${DC[@]}" build --build-arg "PREFLIGHT_IMAGE=preflight:$VERSION" app >"$WORK/compose-build.log" 2>&1; then
     pass "docker-compose build: Dockerfile.example on the local bookworm base ($((SECONDS - t)) s)"
@@ -543,10 +561,14 @@ if "${DC[@]}" up -d --no-deps app >"$WORK/compose-up.log" 2>&1; then
     done
     if [ "$h" = unhealthy ]; then pass "HEALTHCHECK turns unhealthy when a column the app needs is dropped"
     else fail "HEALTHCHECK turns unhealthy when a column is dropped" "status: $h"; fi
-    t=$SECONDS
+    t0=$(date +%s%N)
+    "${DC[@]}" stop -t 10 app >/dev/null 2>&1
+    t1=$(date +%s%N)
+    rc=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$c")
+    ms=$(( (t1 - t0) / 1000000 ))
+    if [ "$rc" = 0 ] && [ "$ms" -lt 8000 ]; then pass "docker-compose stop: the app ends cleanly on SIGTERM (exit 0) in $ms ms"
+    else fail "docker-compose stop ends the app on SIGTERM" "exit $rc after $ms ms"; fi
     "${DC[@]}" down -t 10 >/dev/null 2>&1
-    if [ $((SECONDS - t)) -lt 8 ]; then pass "docker-compose down stops the app in $((SECONDS - t)) s"
-    else fail "docker-compose down is quick" "$((SECONDS - t)) s"; fi
 else
     fail "docker-compose up" "$(tail -20 "$WORK/compose-up.log")"
 fi
