@@ -566,7 +566,9 @@ if "${DC[@]}" up -d --no-deps app >"$WORK/compose-up.log" 2>&1; then
     t1=$(date +%s%N)
     rc=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$c")
     ms=$(( (t1 - t0) / 1000000 ))
-    if [ "$rc" = 0 ] && [ "$ms" -lt 8000 ]; then pass "docker-compose stop: the app ends cleanly on SIGTERM (exit 0) in $ms ms"
+    # Exit 0 is the server's own SIGTERM handler (SIGKILL after the 10 s would be 137); the time
+    # is compose's as much as the app's, so it is shown, not judged.
+    if [ "$rc" = 0 ]; then pass "docker-compose stop: the app ends cleanly on SIGTERM (exit 0) in $ms ms"
     else fail "docker-compose stop ends the app on SIGTERM" "exit $rc after $ms ms"; fi
     "${DC[@]}" down -t 10 >/dev/null 2>&1
 else
