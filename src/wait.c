@@ -2,6 +2,7 @@
  * is not enough (the server may be starting up, in recovery, or refusing our role). */
 #include "preflight/wait.h"
 
+#include <arpa/inet.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,6 +66,20 @@ static int pf__check_setting(const char *key, const char *val, const char *src, 
     }
     if (!ok)
       return pf_seterr(err, errlen, PF_ECONFIG, "invalid %s: port \"%.40s\" is not a port number (1-65535)", src, val);
+    return 0;
+  }
+  if (strcmp(key, "hostaddr") == 0) {
+    /* Numeric addresses only, one per host; libpq would reject a name on every attempt. */
+    for (const char *p = val; *p;) {
+      size_t n = strcspn(p, ",");
+      char one[64];
+      unsigned char buf[sizeof(struct in6_addr)];
+      snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) ? n : sizeof(one) - 1), p);
+      if (n > 0 && (n >= sizeof(one) || (inet_pton(AF_INET, one, buf) != 1 && inet_pton(AF_INET6, one, buf) != 1)))
+        return pf_seterr(err, errlen, PF_ECONFIG,
+                         "invalid %s: hostaddr \"%.40s\" is not a numeric IP address (a host name goes in host)", src, one);
+      p += n + (p[n] == ',');
+    }
     return 0;
   }
   for (size_t i = 0; i < PF_ARRAY_SIZE(ints); i++)

@@ -209,6 +209,7 @@ def test_unset_database_url_is_78_at_once(preflight, manifest):
     ("postgresql://u@127.0.0.1:5432/x?sslmode=requird", 'sslmode "requird" is not one of'),
     ("postgresql://u@127.0.0.1/x?connect_timeout=5s", 'connect_timeout "5s" is not an integer'),
     ("postgresql://u@[::1/x", "invalid database URL"),
+    ("host=db hostaddr=db.internal dbname=x", 'hostaddr "db.internal" is not a numeric IP address'),
 ])
 def test_unparsable_connection_strings_are_78_at_once(preflight, manifest, url, words):
     r = preflight(["wait", "-f", manifest(OK), "-d", url, "-t", "60s"])
