@@ -41,6 +41,12 @@ void pf_retrylog_failed(pf_retrylog_t *r, const char *what, const char *cause, i
                 "waiting for %s: attempt %d failed: %s; retrying in %s", what, r->attempts, cause, d1);
   if (kind != PF_RETRYLOG_PROGRESS) return;
   pf__coarse((int64_t)(now - start_ms), d2, sizeof(d2));
+  /* JSON logs get the counts as fields too, so a log pipeline need not parse the message. */
+  char more[512];
+  snprintf(more, sizeof(more), "%s%s\"progress\":true,\"attempts\":%d,\"elapsed_ms\":%lld,\"remaining_ms\":%lld",
+           fields ? fields : "", fields && *fields ? "," : "", r->attempts, (long long)(now - start_ms),
+           (long long)remaining_ms);
+  fields = more;
   if (remaining_ms >= 0)
     pf_log_fields(PF_LOG_INFO, fields, "still waiting for %s: %d attempts in %s, still: %s; %s left", what,
                   r->attempts, d2, cause, pf__coarse(remaining_ms, d3, sizeof(d3)));
