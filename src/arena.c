@@ -142,6 +142,24 @@ char *pf_arena_printf(pf_arena_t *a, const char *fmt, ...) {
   return p;
 }
 
+/* Concatenates strings; see arena.h. */
+char *pf_arena_cat(pf_arena_t *a, size_t n, const char *const *parts) {
+  size_t lens[8], total = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(parts[i]);
+    if (i < PF_ARRAY_SIZE(lens)) lens[i] = l;
+    total += l;
+  }
+  char *p = pf_arena_alloc(a, total + 1), *o = p;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = i < PF_ARRAY_SIZE(lens) ? lens[i] : strlen(parts[i]);
+    memcpy(o, parts[i], l);
+    o += l;
+  }
+  *o = '\0';
+  return p;
+}
+
 /* Returns the bytes handed out; see arena.h. */
 size_t pf_arena_used(const pf_arena_t *a) { return a == NULL ? 0 : a->total; }
 

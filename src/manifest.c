@@ -133,21 +133,30 @@ static uint64_t pf__mident_hash(const pf_item_t *it) {
  * against the first declaration. */
 static int pf__mduplicates(pf__mctx_t *c) {
   pf_manifest_t *m = c->m;
-  if (m->nitems < 2) return 0;
+  if (m->nitems < 2 || m->nitems >= UINT32_MAX / 4) return 0;
   size_t cap = 16;
   while (cap < m->nitems * 2) cap *= 2;
-  size_t *slots = pf_xcalloc(cap, sizeof(*slots));   /* item index + 1; 0 = empty */
+  /* 32 bits of the hash are kept beside the index, so a collision rarely touches the other
+   * item; 8-byte slots keep the table small (fresh pages are expensive to touch). */
+  struct pf__mslot {
+    uint32_t hash;
+    uint32_t index;   /* item index + 1; 0 = empty */
+  } *slots = pf_xcalloc(cap, sizeof(*slots));
   size_t first = SIZE_MAX, again = SIZE_MAX;
   for (size_t i = 0; i < m->nitems && again == SIZE_MAX; i++) {
     const pf_item_t *it = &m->items[i];
-    for (size_t h = (size_t)pf__mident_hash(it) & (cap - 1);; h = (h + 1) & (cap - 1)) {
-      if (slots[h] == 0) {
-        slots[h] = i + 1;
+    uint64_t full = pf__mident_hash(it);
+    uint32_t hash = (uint32_t)(full >> 32);
+    for (size_t h = (size_t)full & (cap - 1);; h = (h + 1) & (cap - 1)) {
+      if (slots[h].index == 0) {
+        slots[h].hash = hash;
+        slots[h].index = (uint32_t)(i + 1);
         break;
       }
-      const pf_item_t *o = &m->items[slots[h] - 1];
+      if (slots[h].hash != hash) continue;
+      const pf_item_t *o = &m->items[slots[h].index - 1];
       if (o->kind == it->kind && strcmp(o->display, it->display) == 0) {
-        first = slots[h] - 1;
+        first = slots[h].index - 1;
         again = i;
         break;
       }

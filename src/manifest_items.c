@@ -18,6 +18,30 @@ extern const char *const pf_mprivileges[];
 /* The object types a grant's `on:` may start with. */
 static const char *const pf__grant_targets[] = {"table", "sequence", "function", "schema"};
 
+/* Concatenates strings into the arena (display names are built for every item: no printf). */
+#define PF__CAT(arena, ...)                                                     \
+  pf_arena_cat((arena), sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *), \
+               (const char *[]){__VA_ARGS__})
+
+/* Writes "<prefix>[<i>]" into buf (of at least 64 bytes more than prefix) without printf:
+ * every item gets one of these names for its messages. Returns buf. */
+static char *pf__iwhere(char *buf, size_t buflen, const char *prefix, size_t i) {
+  size_t n = strlen(prefix);
+  if (n + 24 > buflen) n = buflen > 24 ? buflen - 24 : 0;
+  memcpy(buf, prefix, n);
+  char digits[24];
+  size_t d = 0;
+  do {
+    digits[d++] = (char)('0' + i % 10);
+    i /= 10;
+  } while (i != 0);
+  buf[n++] = '[';
+  while (d > 0) buf[n++] = digits[--d];
+  buf[n++] = ']';
+  buf[n] = '\0';
+  return buf;
+}
+
 /* Appends a new item with every default set; returns its index. Items are addressed by index
  * because appending may move the array (only if the count made beforehand was short). */
 static size_t pf__iadd(pf__mctx_t *c, pf_kind_t kind, const pf_ynode_t *node, size_t parent) {
@@ -162,7 +186,7 @@ static int pf__ifinish(pf__mctx_t *c, size_t idx, const pf_ynode_t *item, const 
     case PF_KIND_TABLE:
     case PF_KIND_VIEW:
       rc = pf__iname(c, it, s, where, m->default_schema);
-      if (rc == 0) it->display = pf_arena_printf(a, "%s.%s", it->schema, it->name);
+      if (rc == 0) it->display = PF__CAT(a, it->schema, ".", it->name);
       return rc;
     case PF_KIND_COLUMN: {
       const pf_item_t *t = &m->items[it->parent];
@@ -171,18 +195,18 @@ static int pf__ifinish(pf__mctx_t *c, size_t idx, const pf_ynode_t *item, const 
       it->schema = t->schema;
       it->table_schema = t->schema;
       it->table = t->name;
-      it->display = pf_arena_printf(a, "%s.%s", t->display, it->name);
+      it->display = PF__CAT(a, t->display, ".", it->name);
       return 0;
     }
     case PF_KIND_FUNCTION:
       rc = pf__isignature(c, it, s, where);
-      if (rc == 0) it->display = pf_arena_printf(a, "%s.%s(%s)", it->schema, it->name, it->args);
+      if (rc == 0) it->display = PF__CAT(a, it->schema, ".", it->name, "(", it->args, ")");
       return rc;
     case PF_KIND_INDEX:
       rc = pf__itable(c, it, s, where);
       /* An index lives in its table's schema unless the manifest says otherwise. */
       if (rc == 0) rc = pf__iname(c, it, s, where, it->table_schema);
-      if (rc == 0) it->display = pf_arena_printf(a, "%s.%s", it->schema, it->name);
+      if (rc == 0) it->display = PF__CAT(a, it->schema, ".", it->name);
       return rc;
     case PF_KIND_CONSTRAINT:
     case PF_KIND_TRIGGER:
@@ -192,12 +216,12 @@ static int pf__ifinish(pf__mctx_t *c, size_t idx, const pf_ynode_t *item, const 
       if (rc == 0) rc = pf__islot(c, s->name, where, "name", &it->name);
       if (rc != 0) return rc;
       it->schema = it->table_schema;
-      it->display = pf_arena_printf(a, "%s.%s.%s", it->table_schema, it->table, it->name);
+      it->display = PF__CAT(a, it->table_schema, ".", it->table, ".", it->name);
       return 0;
     case PF_KIND_GRANT:
       return pf__igrant(c, it, item, where);
     case PF_KIND_MIGRATION:
-      it->display = pf_arena_printf(a, "%s %s", it->tool, it->version);
+      it->display = PF__CAT(a, it->tool, " ", it->version);
       return 0;
     case PF_KIND__COUNT:
       break;
@@ -289,9 +313,10 @@ static int pf__icolumns(pf__mctx_t *c, size_t table, const pf_ynode_t *list, con
   if (list->kind != PF_YNODE_SEQUENCE)
     return pf__merr(c, list, pf__mfield(field, sizeof(field), where, "columns"),
                     "expected a sequence of columns, got %s", pf_ynode_describe(list));
+  char prefix[128], sub[160];
+  snprintf(prefix, sizeof(prefix), "%s.columns", where);
   for (size_t i = 0; i < list->n; i++) {
-    char sub[160];
-    snprintf(sub, sizeof(sub), "%s.columns[%zu]", where, i);
+    pf__iwhere(sub, sizeof(sub), prefix, i);
     int rc = pf__iparse(c, PF_KIND_COLUMN, list->items[i], sub, table);
     if (rc != 0) return rc;
   }
@@ -306,11 +331,9 @@ static int pf__iparse(pf__mctx_t *c, pf_kind_t kind, const pf_ynode_t *node, con
                     pf_ynode_describe(node));
   size_t idx = pf__iadd(c, kind, node, parent);
   pf_mslots_t slots = {0};
-  char what[32];
-  snprintf(what, sizeof(what), "for a %s", pf_kind_name(kind));
   uint64_t seen;
-  int rc = pf_msection_read(c, &pf_mkinds[kind], node, where, what, &c->m->items[idx], &slots,
-                            &seen);
+  int rc = pf_msection_read(c, &pf_mkinds[kind], node, where, pf_kind_name(kind),
+                            &c->m->items[idx], &slots, &seen);
   if (rc == 0) rc = pf__ifinish(c, idx, node, &slots, where);
   if (rc == 0) rc = pf__ifallback(c, &c->m->items[idx], &slots, where);
   if (rc == 0) rc = pf_sqllex_check_item(&c->m->items[idx], c->path, where, c->err, c->errlen);
@@ -343,7 +366,7 @@ int pf_mitems_parse(pf__mctx_t *c, pf_kind_t kind, const pf_ynode_t *list) {
                     pf_ynode_describe(list));
   for (size_t i = 0; i < list->n; i++) {
     char where[64];
-    snprintf(where, sizeof(where), "%s[%zu]", key, i);
+    pf__iwhere(where, sizeof(where), key, i);
     int rc = pf__iparse(c, kind, list->items[i], where, PF_NO_PARENT);
     if (rc != 0) return rc;
   }

@@ -476,7 +476,7 @@ const pf_msection_t pf_mkinds[PF_KIND__COUNT] = {
 /* Returns the index of a key in a table; see manifest_keys.h. */
 int pf_mkey_find(const pf_msection_t *sec, const char *key) {
   for (size_t i = 0; i < sec->nkeys; i++)
-    if (strcmp(sec->keys[i].key, key) == 0) return (int)i;
+    if (sec->keys[i].key[0] == key[0] && strcmp(sec->keys[i].key, key) == 0) return (int)i;
   return -1;
 }
 
@@ -574,8 +574,8 @@ int pf_msection_read(pf__mctx_t *c, const pf_msection_t *sec, const pf_ynode_t *
         pf_buf_printf(&list, "%s%s", j ? ", " : "expected ", names[j]);
       }
       if (what != NULL)
-        snprintf(msg, sizeof(msg), "unknown key \"%s\" %s", pf_ynode_excerpt(k, ex, sizeof(ex)),
-                 what);
+        snprintf(msg, sizeof(msg), "unknown key \"%s\" for a %s",
+                 pf_ynode_excerpt(k, ex, sizeof(ex)), what);
       else
         snprintf(msg, sizeof(msg), "unknown key \"%s\"", pf_ynode_excerpt(k, ex, sizeof(ex)));
       int rc = pf__munknown(c, k, where, msg, names, sec->nkeys < 64 ? sec->nkeys : 64,

@@ -91,8 +91,8 @@ int pf_mkey_apply(pf__mctx_t *c, const pf_mkey_t *k, const pf_ynode_t *v, const 
 
 /* Reads every key of mapping `map` (or null) with sec's table into target: unknown keys are
  * errors naming the nearest valid key, then missing required keys are reported in table order.
- * Keys with PF_MS_NONE (and no slots) are skipped for the caller. `what` describes the mapping
- * in "unknown key" messages ("for a table"; NULL lists the valid keys instead). *seen receives
+ * Keys with PF_MS_NONE (and no slots) are skipped for the caller. `what` names the item's kind
+ * in "unknown key ... for a table" messages (NULL, for sections, lists the valid keys instead). *seen receives
  * a bit per key index that was present. */
 int pf_msection_read(pf__mctx_t *c, const pf_msection_t *sec, const pf_ynode_t *map,
                      const char *where, const char *what, void *target, pf_mslots_t *slots,

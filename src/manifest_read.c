@@ -80,7 +80,8 @@ int pf__mbool(pf__mctx_t *c, const pf_ynode_t *node, const char *where, const ch
   static const char *const truths[] = {"true", "True", "TRUE"};
   static const char *const lies[] = {"false", "False", "FALSE"};
   char field[160], ex[64];
-  if (node->kind == PF_YNODE_SCALAR && node->style == PF_YSTYLE_PLAIN) {
+  if (node->kind == PF_YNODE_SCALAR && node->style == PF_YSTYLE_PLAIN &&
+      strchr("tTfF", node->text[0]) != NULL && node->text[0] != '\0') {
     for (size_t i = 0; i < PF_ARRAY_SIZE(truths); i++) {
       if (strcmp(node->text, truths[i]) == 0) {
         *out = 1;

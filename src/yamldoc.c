@@ -48,9 +48,23 @@ static int pf__yerr(pf__ybuilder_t *b, int line, int column, const char *fmt, ..
   return PF_ECONFIG;
 }
 
+/* The root node, with the arena the whole tree lives in right behind it. */
+typedef struct {
+  pf_ynode_t node;
+  pf_arena_t *arena;
+} pf__yroot_t;
+
 /* Returns a new node of the given kind positioned at libyaml's 0-based mark. */
 static pf_ynode_t *pf__ynode_new(pf__ybuilder_t *b, pf_ynode_kind_t kind, yaml_mark_t mark) {
-  pf_ynode_t *n = pf_arena_calloc(b->arena, 1, sizeof(*n));
+  pf_ynode_t *n;
+  if (b->depth == 0 && b->root == NULL) {
+    /* The first node at the top is the root: it carries the arena for pf_ynode_free. */
+    pf__yroot_t *r = pf_arena_calloc(b->arena, 1, sizeof(*r));
+    r->arena = b->arena;
+    n = &r->node;
+  } else {
+    n = pf_arena_calloc(b->arena, 1, sizeof(*n));
+  }
   n->kind = kind;
   n->line = (int)mark.line + 1;
   n->column = (int)mark.column + 1;
@@ -59,7 +73,7 @@ static pf_ynode_t *pf__ynode_new(pf__ybuilder_t *b, pf_ynode_kind_t kind, yaml_m
 
 /* Frees a tree: everything lives in the root's arena. */
 void pf_ynode_free(pf_ynode_t *node) {
-  if (node != NULL) pf_arena_free(node->arena);
+  if (node != NULL) pf_arena_free(((pf__yroot_t *)node)->arena);
 }
 
 /* Returns true for a plain scalar that YAML 1.1/1.2 reads as null. */
@@ -67,8 +81,13 @@ bool pf_ynode_is_null(const pf_ynode_t *node) {
   if (node == NULL) return true;
   if (node->kind != PF_YNODE_SCALAR || node->style != PF_YSTYLE_PLAIN) return false;
   const char *t = node->text;
-  return t[0] == '\0' || strcmp(t, "~") == 0 || strcmp(t, "null") == 0 ||
-         strcmp(t, "Null") == 0 || strcmp(t, "NULL") == 0;
+  switch (t[0]) {
+    case '\0': return true;
+    case '~': return t[1] == '\0';
+    case 'n': return strcmp(t, "null") == 0;
+    case 'N': return strcmp(t, "Null") == 0 || strcmp(t, "NULL") == 0;
+    default: return false;
+  }
 }
 
 /* Returns a short description of what a node is, for "expected X, got Y" messages. */
@@ -133,14 +152,16 @@ static int pf__yattach(pf__ybuilder_t *b, pf_ynode_t *node) {
 /* Moves the children of the collection that just ended from the scratch stack into its own
  * arrays. */
 static void pf__yclose(pf__ybuilder_t *b, pf__yframe_t *f) {
-  pf_ynode_t *node = f->node, **kids = b->scratch + f->base;
+  pf_ynode_t *node = f->node;
   size_t count = b->nscratch - f->base;
+  /* An empty collection before any child was pushed leaves scratch NULL: no arithmetic on it. */
+  pf_ynode_t *const *kids = count ? b->scratch + f->base : NULL;
   if (node->kind == PF_YNODE_SEQUENCE) {
-    node->n = count;
+    node->n = (uint32_t)count;
     node->items = pf_arena_alloc(b->arena, count * sizeof(*node->items));
     if (count) memcpy(node->items, kids, count * sizeof(*node->items));
   } else {
-    node->n = count / 2;
+    node->n = (uint32_t)(count / 2);
     node->pairs = pf_arena_alloc(b->arena, node->n * sizeof(*node->pairs));
     for (size_t i = 0; i < node->n; i++) {
       node->pairs[i].key = kids[2 * i];
@@ -283,7 +304,7 @@ static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents)
         return pf__yerr(b, line, column, "NUL characters are not allowed in values");
       node = pf__ynode_new(b, PF_YNODE_SCALAR, mark);
       node->text = pf_arena_strndup(b->arena, value, len);
-      node->len = len;
+      node->len = (uint32_t)len;
       switch (ev->data.scalar.style) {
         case YAML_SINGLE_QUOTED_SCALAR_STYLE: node->style = PF_YSTYLE_SINGLE_QUOTED; break;
         case YAML_DOUBLE_QUOTED_SCALAR_STYLE: node->style = PF_YSTYLE_DOUBLE_QUOTED; break;
@@ -367,7 +388,6 @@ int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const ch
   yaml_parser_delete(&parser);
   free(b.scratch);
   if (rc == 1 && b.root != NULL) {
-    b.root->arena = b.arena;
     *root = b.root;
     return 0;
   }

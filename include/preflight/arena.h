@@ -30,6 +30,10 @@ char *pf_arena_strdup(pf_arena_t *a, const char *s);
 /* Formats into a new arena string. */
 char *pf_arena_printf(pf_arena_t *a, const char *fmt, ...) PF_PRINTF(2, 3);
 
+/* Concatenates the n strings parts[0..n) into one new arena string: what pf_arena_printf does
+ * for "%s.%s", without the cost of printf. */
+char *pf_arena_cat(pf_arena_t *a, size_t n, const char *const *parts);
+
 /* Returns the bytes handed out so far (for measurements). */
 size_t pf_arena_used(const pf_arena_t *a);
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "preflight/util.h"
 
@@ -34,19 +35,17 @@ typedef struct {
   pf_ynode_t *value;
 } pf_ypair_t;
 
+/* 48 bytes: a large manifest has a node for every 8 bytes of YAML, and the tree's size is most
+ * of the parser's memory traffic. Lengths fit 32 bits because input is limited to 1 GiB. */
 struct pf_ynode {
-  pf_ynode_kind_t kind;
+  unsigned char kind;   /* pf_ynode_kind_t */
+  unsigned char style;  /* pf_ystyle_t (scalars) */
   int line, column;     /* 1-based start: the indicator of a block scalar, the quote, the "[" */
-  /* scalars: NUL-terminated text (never containing a NUL itself) */
-  pf_ystyle_t style;
-  char *text;
-  size_t len;
-  /* sequences: items[0..n); mappings: pairs[0..n) in document order */
-  size_t n;
+  uint32_t len;         /* scalars: the text's length */
+  uint32_t n;           /* sequences: items[0..n); mappings: pairs[0..n) in document order */
+  char *text;           /* scalars: NUL-terminated text (never containing a NUL itself) */
   pf_ynode_t **items;
   pf_ypair_t *pairs;
-  /* the root only: the arena every node of the tree lives in */
-  struct pf_arena *arena;
 };
 
 /* Parses text[0..len) into *root (NULL for a stream without a document or an empty document).
@@ -61,8 +60,8 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
 int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
                         pf_ynode_t **root, char *err, size_t errlen) PF_MUST_CHECK;
 
-/* Frees a tree returned by pf_ydoc_parse: pass its root (other nodes are ignored); NULL is
- * ignored. */
+/* Frees a tree returned by pf_ydoc_parse: pass its root and nothing else (the root carries the
+ * tree's arena); NULL is ignored. */
 void pf_ynode_free(pf_ynode_t *node);
 
 /* Returns true for a plain scalar that YAML reads as null: "", "~", "null", "Null", "NULL". */

@@ -448,6 +448,13 @@ static void test_suggestions(void) {
   CHECK(strstr(err, "did you mean") == NULL);
   CHECK(parse("version: 1\ntables: [{name: t, x: 1}]\n", &m, err, sizeof(err)) == PF_ECONFIG);
   CHECK(strstr(err, "did you mean") == NULL);
+  /* Empty collections before any other node (found by the fuzzer: no arithmetic on the empty
+   * child stack under UBSan). */
+  expect_error("[]\n", "the manifest must be a mapping");
+  CHECK(parse("{}\n", &m, err, sizeof(err)) == PF_ECONFIG);
+  CHECK(parse("version: 1\nroles: []\nviews: []\ntables: [{name: t, columns: []}]\n", &m, err,
+              sizeof(err)) == 0);
+  pf_manifest_free(&m);
   /* A tab in indentation is called a tab, at its position. */
   expect_error("version: 1\ntables:\n\t- name: a\n", "t.yaml:3:1: a tab character: YAML indents with spaces only");
   /* Every kind but column has its list at the top level, under pf_kind_key's name. */
