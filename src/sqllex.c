@@ -213,6 +213,42 @@ static const char *pf__txn_word(const pf__lex_stmt_t *st) {
   return NULL;
 }
 
+/* Returns the upper-case name of a statement PostgreSQL refuses inside a transaction block
+ * (CREATE INDEX CONCURRENTLY, VACUUM, CREATE DATABASE, ...), or NULL. */
+static const char *pf__nontxn_word(const pf__lex_stmt_t *st) {
+  const char(*w)[16] = st->words;
+  int n = st->nwords;
+#define PF__W(i, s) (n > (i) && strcmp(w[i], s) == 0)
+  if (PF__W(0, "create") && ((PF__W(1, "index") && PF__W(2, "concurrently")) ||
+                             (PF__W(1, "unique") && PF__W(2, "index") && PF__W(3, "concurrently"))))
+    return "CREATE INDEX CONCURRENTLY";
+  if (PF__W(0, "drop") && PF__W(1, "index") && PF__W(2, "concurrently")) return "DROP INDEX CONCURRENTLY";
+  if (PF__W(0, "reindex") && (PF__W(1, "concurrently") || PF__W(2, "concurrently") || PF__W(3, "concurrently")))
+    return "REINDEX CONCURRENTLY";
+  if (PF__W(0, "vacuum")) return "VACUUM";
+  if ((PF__W(0, "create") || PF__W(0, "drop")) && PF__W(1, "database")) return PF__W(0, "create") ? "CREATE DATABASE" : "DROP DATABASE";
+  if ((PF__W(0, "create") || PF__W(0, "drop")) && PF__W(1, "tablespace"))
+    return PF__W(0, "create") ? "CREATE TABLESPACE" : "DROP TABLESPACE";
+  if (PF__W(0, "alter") && PF__W(1, "system")) return "ALTER SYSTEM";
+#undef PF__W
+  return NULL;
+}
+
+bool pf_sqllex_find_nontxn(const char *sql, size_t *offset, char *what, size_t whatlen) {
+  pf__lex_stmt_t *v;
+  size_t n = pf__lex(sql, &v);
+  bool found = false;
+  for (size_t i = 0; i < n && !found; i++) {
+    const char *w = pf__nontxn_word(&v[i]);
+    if (w == NULL) continue;
+    found = true;
+    *offset = v[i].word_at[0];
+    snprintf(what, whatlen, "%s", w);
+  }
+  free(v);
+  return found;
+}
+
 bool pf_sqllex_find_txn_control(const char *sql, size_t *offset, char *what, size_t whatlen) {
   pf__lex_stmt_t *v;
   size_t n = pf__lex(sql, &v);
@@ -232,12 +268,19 @@ int pf_sqllex_check_sql(const char *sql, const char *file, int first_line, const
                         size_t errlen) {
   size_t off;
   char what[32];
-  if (sql == NULL || !pf_sqllex_find_txn_control(sql, &off, what, sizeof(what))) return 0;
+  if (sql == NULL) return 0;
+  bool control = pf_sqllex_find_txn_control(sql, &off, what, sizeof(what));
+  if (!control && !pf_sqllex_find_nontxn(sql, &off, what, sizeof(what))) return 0;
   int line = first_line, col = 1;
   for (size_t k = 0; k < off; k++) {
     if (sql[k] == '\n') line++, col = 1;
     else if (((unsigned char)sql[k] & 0xC0) != 0x80) col++;
   }
+  if (!control)
+    return pf_seterr(err, errlen, PF_ECONFIG,
+                     "%s:%d:%d: %s: %s cannot run inside a transaction block, and this SQL runs in preflight's "
+                     "transaction; set transaction: false on the item",
+                     file, line, col, where, what);
   return pf_seterr(err, errlen, PF_ECONFIG,
                    "%s:%d:%d: %s: %s: transaction control is not allowed in SQL that runs in preflight's "
                    "transaction (it would commit part of the repair, or release the replica-wide lock, behind "

@@ -30,8 +30,14 @@ size_t pf_sqllex_split(const char *sql, pf_sqllex_stmt_t **out);
  * TRANSACTION") in what, or false. */
 bool pf_sqllex_find_txn_control(const char *sql, size_t *offset, char *what, size_t whatlen);
 
+/* Finds the first top-level statement that PostgreSQL refuses inside a transaction block (CREATE
+ * [UNIQUE] INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM,
+ * CREATE/DROP DATABASE or TABLESPACE, ALTER SYSTEM), like pf_sqllex_find_txn_control. */
+bool pf_sqllex_find_nontxn(const char *sql, size_t *offset, char *what, size_t whatlen);
+
 /* The manifest's rule for one item: a fallback that runs in preflight's transaction
- * (transaction: true, the default) must not contain transaction control. Returns 0, or PF_ECONFIG
+ * (transaction: true, the default) must not contain transaction control, nor a statement that
+ * cannot run in a transaction block (it would fail every time, after the wait). Returns 0, or PF_ECONFIG
  * with "file:line:column: where: ..." in err, the position being that of the keyword in the
  * manifest (inline fallback) or in the fallback_file. manifest_path names the manifest. */
 int pf_sqllex_check_item(const pf_item_t *it, const char *manifest_path, const char *where, char *err,

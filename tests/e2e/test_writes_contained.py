@@ -110,6 +110,21 @@ def test_transaction_control_hidden_in_quotes_bodies_and_comments_is_fine(db, pr
     assert db.exists("a")
 
 
+def test_concurrent_index_needs_transaction_false(preflight, manifest):
+    # It can never run in preflight's transaction: say so before waiting, not 70 after it.
+    m = manifest("""
+        version: 1
+        indexes:
+          - name: i
+            table: t
+            fallback: CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);
+    """)
+    r = preflight(["lint", "-f", m])
+    assert r.code == 78, str(r)
+    assert "CREATE INDEX CONCURRENTLY cannot run inside a transaction block" in r.stderr, str(r)
+    assert "transaction: false" in r.stderr, str(r)
+
+
 def test_transaction_false_may_use_transaction_control(preflight, manifest):
     m = manifest("""
         version: 1

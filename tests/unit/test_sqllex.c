@@ -26,6 +26,7 @@ static size_t split(const char *sql, size_t k, char *buf, size_t buflen) {
 }
 
 int main(void) {
+  char err[512];
   size_t off;
   char b[256];
 
@@ -88,8 +89,22 @@ int main(void) {
   CHECK(split("CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3", 0, b, sizeof(b)) == 2);
   CHECK_STR(b, "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 1; SELECT 2; END");
 
+  /* Statements that cannot run in a transaction block. */
+  {
+    char w[32];
+    size_t o;
+    CHECK(pf_sqllex_find_nontxn("SELECT 1;\ncreate unique index concurrently i on t (a)", &o, w, sizeof(w)) && o == 10);
+    CHECK_STR(w, "CREATE INDEX CONCURRENTLY");
+    CHECK(pf_sqllex_find_nontxn("REINDEX (VERBOSE) INDEX CONCURRENTLY i", &o, w, sizeof(w)));
+    CHECK(pf_sqllex_find_nontxn("VACUUM ANALYZE t", &o, w, sizeof(w)));
+    CHECK(!pf_sqllex_find_nontxn("CREATE INDEX i ON t (concurrently)", &o, w, sizeof(w)));
+    CHECK(!pf_sqllex_find_nontxn("SELECT 'CREATE INDEX CONCURRENTLY'", &o, w, sizeof(w)));
+    CHECK(pf_sqllex_check_sql("CREATE INDEX CONCURRENTLY i ON t (a)", "m.yaml", 3, "indexes[0]", err, sizeof(err)) ==
+          PF_ECONFIG);
+    CHECK(strstr(err, "m.yaml:3:1: indexes[0]: CREATE INDEX CONCURRENTLY cannot run inside a transaction") != NULL);
+  }
+
   /* The manifest rule: file:line:column of the keyword. */
-  char err[512];
   CHECK(pf_sqllex_check_sql("CREATE TABLE a (id int);\n  COMMIT;\n", "m.yaml", 7, "tables[0]", err, sizeof(err)) ==
         PF_ECONFIG);
   CHECK(strncmp(err, "m.yaml:8:3: tables[0]: COMMIT:", 30) == 0);
