@@ -234,12 +234,14 @@ static const char *pf__nontxn_word(const pf__lex_stmt_t *st) {
   return NULL;
 }
 
-bool pf_sqllex_find_nontxn(const char *sql, size_t *offset, char *what, size_t whatlen) {
+/* Finds the first statement that `classify` names; see the two public finders. */
+static bool pf__find(const char *sql, const char *(*classify)(const pf__lex_stmt_t *), size_t *offset, char *what,
+                     size_t whatlen) {
   pf__lex_stmt_t *v;
   size_t n = pf__lex(sql, &v);
   bool found = false;
   for (size_t i = 0; i < n && !found; i++) {
-    const char *w = pf__nontxn_word(&v[i]);
+    const char *w = classify(&v[i]);
     if (w == NULL) continue;
     found = true;
     *offset = v[i].word_at[0];
@@ -249,19 +251,12 @@ bool pf_sqllex_find_nontxn(const char *sql, size_t *offset, char *what, size_t w
   return found;
 }
 
+bool pf_sqllex_find_nontxn(const char *sql, size_t *offset, char *what, size_t whatlen) {
+  return pf__find(sql, pf__nontxn_word, offset, what, whatlen);
+}
+
 bool pf_sqllex_find_txn_control(const char *sql, size_t *offset, char *what, size_t whatlen) {
-  pf__lex_stmt_t *v;
-  size_t n = pf__lex(sql, &v);
-  bool found = false;
-  for (size_t i = 0; i < n && !found; i++) {
-    const char *w = pf__txn_word(&v[i]);
-    if (w == NULL) continue;
-    found = true;
-    *offset = v[i].word_at[0];
-    snprintf(what, whatlen, "%s", w);
-  }
-  free(v);
-  return found;
+  return pf__find(sql, pf__txn_word, offset, what, whatlen);
 }
 
 int pf_sqllex_check_sql(const char *sql, const char *file, int first_line, const char *where, char *err,
