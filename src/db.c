@@ -551,7 +551,7 @@ int pf_db_pipeline(pf_db_t *db, const pf_db_stmt_t *stmts, size_t n, PGresult **
 static int pf__db_run(pf_db_t *db) {
   while (!db->done) {
     if (pf_signals_caught()) {
-      if (db->state == PF__DB_QUERYING) pf__db_cancel(db, 50);
+      if (db->state == PF__DB_QUERYING) pf__db_cancel(db, 30);
       bool keep = db->state == PF__DB_SLEEPING;
       db->cb = NULL;
       pf__db_finish(db, PF_ESIGNAL);

@@ -326,8 +326,8 @@ static bool pf__cleanup(pf_run_t *run) {
   pf_options_free(&run->opts);
   pf_log_secrets_clear();
   /* Whatever stderr did not take yet, within a bound: a stuck reader must not hold up the exit
-   * or the hand-over (SIGTERM is answered within ~100 ms). */
-  pf_log_flush(50);
+   * or the hand-over (SIGTERM is answered within ~100 ms in all). */
+  pf_log_flush(25);
   return closed;
 }
 
@@ -491,7 +491,7 @@ int main(int argc, char **argv) {
     /* Only preflight's own failure, not the child's status, is preflight's to explain. */
     if (status != 0) pf_termlog_write(pf_log_last_error());
     fflush(stdout);
-    pf_log_flush(50);
+    pf_log_flush(25);
     /* A health probe may still be running in the thread pool; nothing is left to clean up that
      * the kernel does not reclaim, and waiting for it would delay the container's exit. */
     _exit(status);
@@ -504,7 +504,7 @@ int main(int argc, char **argv) {
   r = pf_exec(cmd, run.err, sizeof(run.err));
   pf_log_error("%s", run.err);
   pf_termlog_write(pf_log_last_error());
-  pf_log_flush(50);
+  pf_log_flush(25);
   return pf_exit_status(r);
 
 out:
