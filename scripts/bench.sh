@@ -12,8 +12,8 @@
 #   static       dist/preflight check (scripts/build-static.sh: musl, the binary people ship)
 #   pg_isready   what most entrypoints wait with (it verifies nothing)
 #   pgTAP        the same objects as pgTAP assertions in one psql session
-#   shell        the seed-style entrypoint: one psql per object (past 1,000 objects the first
-#                1,000 are timed and the total extrapolated, unless BENCH_FULL=1)
+#   shell        the seed-style entrypoint: one psql per object (past BENCH_SHELL_SAMPLE objects,
+#                default 1,000, that many are timed and the total extrapolated, unless BENCH_FULL=1)
 # plus the peak RSS of both preflight builds, the statements the server logs for one check, the
 # snapshot time, and the detection latency: from the server's "ready to accept connections" log
 # line to the application's exec (5 trials, preflight started before the server).
@@ -31,6 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${BENCH_RUNS:-20}
+SAMPLE=${BENCH_SHELL_SAMPLE:-1000}
 OUT=${BENCH_OUT:-$ROOT/docs/bench}
 mkdir -p "$OUT"
 
@@ -154,10 +155,10 @@ for s in "${SIZES[@]}"; do
   hf "$s.sta" "$RUNS" "$STA" check -q -d "$URL/$s" -f "$W/$s.yaml"
   hf "$s.isready" "$RUNS" pg_isready -q -d "$URL/$s"
   hf "$s.tap" "$([ "$s" = s32k ] && echo 1 || echo 3)" psql -X -q -o /dev/null -d "$URL/$s" -f "$W/$s.tap.sql"
-  if [ "$n" -gt 1000 ] && [ "${BENCH_FULL:-0}" != 1 ]; then
-    hf "$s.shell1k" 1 "$W/shell.sh" "$URL/$s" "$W/$s.shell.sql" 1000
-    python3 -c "import sys; print('%.2f' % (float(open(sys.argv[1]).read()) * int(sys.argv[2]) / 1000))" "$W/$s.shell1k.ms" "$n" >"$W/$s.shell.ms"
-    echo "extrapolated from the first 1,000 objects" >"$W/$s.shell.note"
+  if [ "$n" -gt "$SAMPLE" ] && [ "${BENCH_FULL:-0}" != 1 ]; then
+    hf "$s.shell1k" 1 "$W/shell.sh" "$URL/$s" "$W/$s.shell.sql" "$SAMPLE"
+    python3 -c "import sys; print('%.2f' % (float(open(sys.argv[1]).read()) * int(sys.argv[2]) / int(sys.argv[3])))" "$W/$s.shell1k.ms" "$n" "$SAMPLE" >"$W/$s.shell.ms"
+    echo "extrapolated from the first $SAMPLE objects" >"$W/$s.shell.note"
   else
     hf "$s.shell" "$([ "$s" = s10 ] && echo 3 || echo 1)" "$W/shell.sh" "$URL/$s" "$W/$s.shell.sql"
   fi
