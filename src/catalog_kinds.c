@@ -95,7 +95,12 @@ static void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kin
 static void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text) {
   pf_typename_t t;
   char err[160];
-  if (text && pf_typename_parse(text, &t, err, sizeof(err))) {
+  bool ok = text && pf_typename_parse(text, &t, err, sizeof(err));
+  if (ok && t.database != NULL) { /* another database: never this one's type */
+    pf_typename_free(&t);
+    ok = false;
+  }
+  if (ok) {
     char dims[16];
     snprintf(dims, sizeof(dims), "%d", t.dims);
     pf_catalog_array_add(as, t.schema);
@@ -386,6 +391,14 @@ static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresu
       char *d = pf_xasprintf("type: \"%s\" is not a type name: %s; found %s", it->type, why, found_type);
       pf__set(st, PF_OBJ_MISMATCH, d, it->type, found_type);
       free(d);
+      return;
+    }
+    if (parsed.database) {
+      char *d = pf_xasprintf("type: \"%s\" names database %s: cross-database references are not supported; found %s",
+                             it->type, parsed.database, found_type);
+      pf__set(st, PF_OBJ_MISMATCH, d, it->type, found_type);
+      free(d);
+      pf_typename_free(&parsed);
       return;
     }
     const char *same_oid = pf__cell(r, row, 4);

@@ -106,11 +106,17 @@ static int pf__iname(pf__mctx_t *c, pf_item_t *it, const pf_mslots_t *s, const c
                     strlen(text), dflt_schema, &it->schema, &it->name);
 }
 
-/* Sets table_schema and table from `table:` ("users" or "auth.users"). */
+/* Sets table_schema and table from `table:` ("users" or "auth.users"); with `schema:` (a schema
+ * whose name holds a dot), `table:` is the table's name in that schema, not split. */
 static int pf__itable(pf__mctx_t *c, pf_item_t *it, const pf_mslots_t *s, const char *where) {
   char *text, field[160];
   int rc = pf__islot(c, s->table, where, "table", &text);
   if (rc != 0) return rc;
+  if (it->schema != NULL) {
+    it->table_schema = it->schema;
+    it->table = text;
+    return 0;
+  }
   return pf__isplit(c, s->table, pf__mfield(field, sizeof(field), where, "table"), text,
                     strlen(text), c->m->default_schema, &it->table_schema, &it->table);
 }

@@ -9,13 +9,15 @@
 
 #include "preflight/error.h"
 #include "preflight/service_url.h"
+#include "preflight/typename.h"
 
 /* ---- enums ---- */
 
 static const char *const pf__identity_choices[] = {"always", "by default", NULL};
-static const char *const pf__generated_choices[] = {"stored", NULL};
+static const char *const pf__generated_choices[] = {"stored", "virtual", NULL};
 static const char *const pf__constraint_choices[] = {"primary_key", "foreign_key", "unique",
-                                                     "check", "exclusion", NULL};
+                                                     "check", "exclusion", "not_null", NULL};
+static const char *const pf__enabled_choices[] = {"origin", "always", "replica", "disabled", NULL};
 static const char *const pf__fkind_choices[] = {"function", "procedure", NULL};
 static const char *const pf__security_choices[] = {"invoker", "definer", NULL};
 static const char *const pf__severity_choices[] = {"error", "warn", NULL};
@@ -32,39 +34,23 @@ const char *const pf_mprivileges[] = {
 
 /* ---- patterns: each is the schema's form of a check the parser makes in C ---- */
 
-/* A column type: one optional (n) or (p, s) list, and only name characters around it. */
-#define PF__TYPE_CHARS "[A-Za-z0-9_ .\"\\[\\]]|[^\\x00-\\x7f]"
+/* A column type (typename.c's grammar, approximately): name characters and quoted names, with
+ * at most one list of type modifiers ((10,2), (3,-1), (Polygon,4326)). */
+#define PF__TYPE_CHARS "\"(?:[^\"]|\"\")+\"|[A-Za-z0-9_ .$\\[\\]]|[^\\x00-\\x7f]"
 static const char pf__coltype_pattern[] =
-    "^(?:" PF__TYPE_CHARS ")*(?:\\( *[0-9]+ *(?:, *[0-9]+ *)*\\)(?:" PF__TYPE_CHARS ")*)?$";
+    "^(?:" PF__TYPE_CHARS ")+(?:\\([A-Za-z0-9_ ,+.\\-]+\\)(?:" PF__TYPE_CHARS ")*)?$";
 static const char pf__signature_pattern[] = "^[^(]+\\([\\s\\S]*\\)$";
 static const char pf__on_pattern[] = "^(?:table|sequence|function|schema) [\\s\\S]";
 /* A table reference splits at its first dot, and neither side may be empty. */
 static const char pf__tableref_pattern[] = "^[^.]+(?:\\.[\\s\\S]+)?$";
 
-/* Checks a column type; see manifest_keys.h. */
+/* Checks a column type; see manifest_keys.h. A name that PostgreSQL would read but refuse
+ * (database.schema.name) passes: verification reports it on its own item. */
 const char *pf_mcheck_coltype(const char *t) {
-  bool had_list = false;
-  for (const char *p = t; *p != '\0'; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if (isalnum(ch) || ch >= 0x80 || strchr("_ .\"[]", ch) != NULL) continue;
-    if (ch != '(') return "only letters, digits, _, spaces, dots, quotes, [] and one (n) or (p, s)";
-    if (had_list) return "only one parenthesised list is allowed";
-    had_list = true;
-    /* ( digits [, digits]... ) with optional spaces */
-    p++;
-    for (;;) {
-      while (*p == ' ') p++;
-      if (!isdigit((unsigned char)*p)) return "the parenthesised list must hold integers";
-      while (isdigit((unsigned char)*p)) p++;
-      while (*p == ' ') p++;
-      if (*p == ',') {
-        p++;
-        continue;
-      }
-      if (*p == ')') break;
-      return "the parenthesised list must hold integers separated by commas";
-    }
-  }
+  static char why[200];
+  pf_typename_t parsed;
+  if (!pf_typename_parse(t, &parsed, why, sizeof(why))) return why;
+  pf_typename_free(&parsed);
   return NULL;
 }
 
@@ -405,8 +391,14 @@ static const pf_mkey_t pf__index_keys[] = {
      .desc = "true: the index must be unique."},
     PF__COMMON,
 };
+#define PF__TABLE_SCHEMA                                                                     \
+  {.key = "schema", .value = PF_MV_STRING, .store = PF_MS_STR, .off = PF__I(schema),         \
+   .desc = "The table's schema, when its name contains a dot; `table:` is then the table's " \
+           "name in it, not split at a dot."}
+
 static const pf_mkey_t pf__constraint_keys[] = {
     PF__TABLE,
+    PF__TABLE_SCHEMA,
     PF__NAME("The constraint's name (not schema-qualified: a dot is part of the name)."),
     {.key = "type", .value = PF_MV_ENUM, .store = PF_MS_STR, .off = PF__I(constraint_type),
      .choices = pf__constraint_choices, .desc = "The kind of constraint it must be."},
@@ -416,11 +408,18 @@ static const pf_mkey_t pf__constraint_keys[] = {
 };
 static const pf_mkey_t pf__trigger_keys[] = {
     PF__TABLE,
+    PF__TABLE_SCHEMA,
     PF__NAME("The trigger's name (not schema-qualified)."),
+    {.key = "enabled", .value = PF_MV_ENUM, .store = PF_MS_STR, .off = PF__I(trigger_enabled),
+     .choices = pf__enabled_choices,
+     .desc = "The trigger's state must be this one: origin (ENABLE), always (ENABLE ALWAYS), "
+             "replica (ENABLE REPLICA: fires only in replica sessions) or disabled. Absent: origin "
+             "or always, the states in which it fires in ordinary sessions."},
     PF__COMMON,
 };
 static const pf_mkey_t pf__policy_keys[] = {
     PF__TABLE,
+    PF__TABLE_SCHEMA,
     PF__NAME("The policy's name (not schema-qualified)."),
     PF__COMMON,
 };

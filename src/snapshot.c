@@ -256,28 +256,11 @@ bool pf_snapshot_yaml_scalar(pf_buf_t *b, const char *s) {
 }
 
 bool pf_snapshot_type_ok(const char *t) {
-  bool had_list = false;
-  for (const char *p = t; *p; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch >= 0x80 ||
-        strchr("_ .\"[]", ch) != NULL)
-      continue;
-    if (ch != '(' || had_list) return false;
-    had_list = true;
-    for (p++;;) {
-      while (*p == ' ') p++;
-      if (*p < '0' || *p > '9') return false;
-      while (*p >= '0' && *p <= '9') p++;
-      while (*p == ' ') p++;
-      if (*p == ',') {
-        p++;
-        continue;
-      }
-      if (*p == ')') break;
-      return false;
-    }
-  }
-  return *t != '\0';
+  pf_typename_t parsed;
+  char why[160];
+  if (t == NULL || !pf_typename_parse(t, &parsed, why, sizeof(why))) return false;
+  pf_typename_free(&parsed);
+  return true;
 }
 
 void pf_snapshot_split_table(const char *arg, const char *default_schema, char **schema, char **name) {
@@ -377,17 +360,19 @@ static void pf__field_raw(pf__snap_t *s, const char *key, const char *yaml) {
 
 static void pf__item_end(pf__snap_t *s) { pf_buf_puts(&s->body, "}\n"); }
 
-/* Writes "schema.table" as a `table:` value. The manifest splits it at the first dot, so this
- * works for any table name but not for a schema whose name holds a dot: returns false then. */
-static bool pf__table_field(pf__snap_t *s, const char *schema, const char *table) {
-  if (strchr(schema, '.') != NULL) return false;
+/* Writes the table an object lives on: "schema.table" as `table:`. The manifest splits that at the
+ * first dot, so a schema whose name holds a dot is written as `schema:` beside the table's bare
+ * name in `table:` (which the manifest then does not split). */
+static void pf__table_field(pf__snap_t *s, const char *schema, const char *table) {
+  if (strchr(schema, '.') != NULL) {
+    pf__field(s, "schema", schema);
+    pf__field(s, "table", table);
+    return;
+  }
   char *ref = pf_xasprintf("%s.%s", schema, table);
   pf__field(s, "table", ref);
   free(ref);
-  return true;
 }
-
-static const char pf__no_dotted_schema[] = "its table's schema name contains a dot, which `table:` cannot express";
 
 static int pf__snap_extensions(pf__snap_t *s) {
   PGresult *r;
@@ -573,15 +558,16 @@ static int pf__snap_indexes(pf__snap_t *s) {
                     schema, table);
       continue;
     }
-    if (strchr(schema, '.') != NULL) {
-      pf__comment(s, "  ", "index %s.%s: %s", schema, name, pf__no_dotted_schema);
-      continue;
-    }
     pf__item(s, "  ");
     pf__field(s, "name", name);
-    /* Without `schema:`, a dot in the name would be read as schema.name. */
-    if (strchr(name, '.') != NULL) pf__field(s, "schema", schema);
-    pf__table_field(s, schema, table);
+    /* Without `schema:`, a dot in the name would be read as schema.name; with it, `table:` is the
+     * bare table name in that schema. */
+    if (strchr(name, '.') != NULL && strchr(schema, '.') == NULL) {
+      pf__field(s, "schema", schema);
+      pf__field(s, "table", table);
+    } else {
+      pf__table_field(s, schema, table);
+    }
     if (pf__is_true(pf__val(r, i, 3))) pf__field_raw(s, "unique", "true");
     pf__item_end(s);
   }
@@ -602,10 +588,6 @@ static int pf__snap_constraints(pf__snap_t *s) {
   for (int i = 0; i < PQntuples(r); i++) {
     const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
     const char *code = pf__val(r, i, 3), *refs = pf__val(r, i, 5);
-    if (strchr(schema, '.') != NULL) {
-      pf__comment(s, "  ", "constraint %s on %s.%s: %s", name, schema, table, pf__no_dotted_schema);
-      continue;
-    }
     if (strcmp(pf__val(r, i, 4), "notenforced") == 0) {
       pf__comment(s, "  ", "constraint %s on %s.%s: NOT ENFORCED (PostgreSQL does not check it); not written", name, schema,
                   table);
@@ -644,17 +626,17 @@ static int pf__snap_on_table(pf__snap_t *s, const char *kind, const char *key, c
   s->list_key = key;
   for (int i = 0; i < PQntuples(r); i++) {
     const char *schema = pf__val(r, i, 0), *table = pf__val(r, i, 1), *name = pf__val(r, i, 2);
-    const char *state = PQnfields(r) > 4 ? pf__val(r, i, 4) : NULL;
-    if (strchr(schema, '.') != NULL || !pf__is_true(pf__val(r, i, 3)) || (state && state[0] == 'R')) {
-      pf__comment(s, "  ", "%s %s on %s.%s: %s", kind, name, schema, table,
-                  strchr(schema, '.') != NULL ? pf__no_dotted_schema
-                  : pf__is_true(pf__val(r, i, 3)) ? "ENABLE REPLICA (fires only in replica sessions); not written"
-                                                   : why_not);
+    if (!pf__is_true(pf__val(r, i, 3))) {
+      pf__comment(s, "  ", "%s %s on %s.%s: %s", kind, name, schema, table, why_not);
       continue;
     }
     pf__item(s, "  ");
     pf__field(s, "name", name);
     pf__table_field(s, schema, table);
+    /* A trigger's state when it is not the default (ENABLE): ALWAYS or REPLICA. */
+    const char *state = PQnfields(r) > 4 ? pf__val(r, i, 4) : NULL;
+    if (state && state[0] == 'A') pf__field(s, "enabled", "always");
+    if (state && state[0] == 'R') pf__field(s, "enabled", "replica");
     pf__item_end(s);
   }
   return 0;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 typedef struct {
+  char *database; /* "db" of db.schema.name, which PostgreSQL refuses (cross-database); else NULL */
   char *schema; /* as stored in pg_namespace; NULL when unqualified (search path, pg_catalog first) */
   char *name;   /* as stored in pg_type.typname, SQL spellings mapped ("integer" -> "int4") */
   int dims;     /* array dimensions: "int[]" and "int array" are 1 */

@@ -278,3 +278,120 @@ def test_not_enforced_constraint_is_reported_as_not_enforced(db, preflight, mani
     assert "NOT ENFORCED" in detail and "NOT VALID" not in detail, detail
 
 
+def test_quoted_type_names_in_signatures(db, preflight, manifest, tmp_path):
+    db.sql(QUOTED_TYPES)
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        functions:
+          - {signature: 'h("comma,type")', returns: integer}
+          - {signature: 'g("paren(type", integer)', returns: '"paren(type"'}
+        tables: [{name: q, columns: [{name: c, type: '"comma,type"'}, {name: p, type: '"paren(type"'}]}]
+        """)
+    assert r.code == 0, r
+    snap = snapshot_ok(db.url)
+    assert "comma,type" in snap.split("functions:")[1], snap
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+    db.sql('DROP FUNCTION g("paren(type", integer)')
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 65 and len(not_present(rep)) == 1, rep
+
+
+def test_replica_and_always_triggers_are_told_apart(db, preflight, manifest, tmp_path):
+    db.sql(TRIGGERS)
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        triggers:
+          - {name: normal, table: t}
+          - {name: replica, table: t}
+          - {name: always, table: t}
+        """)
+    assert r.code == 65, r
+    assert not_present(rep) == {("trigger", "public.t.replica")}, rep
+    assert "replica" in item(rep, "trigger", "t.replica")["detail"], rep
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        triggers:
+          - {name: normal, table: t, enabled: origin}
+          - {name: replica, table: t, enabled: replica}
+          - {name: always, table: t, enabled: always}
+        """, name="b.yaml")
+    assert r.code == 0, r
+    snap = snapshot_ok(db.url)
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+    db.sql("ALTER TABLE t ENABLE TRIGGER replica")   # back to origin: no longer what the app had
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 65 and not_present(rep) == {("trigger", "public.t.replica")}, rep
+
+
+@pytest.mark.skipif(MAJOR < 15, reason="a negative numeric scale needs PostgreSQL 15")
+def test_negative_numeric_scale_is_written_and_checked(db, preflight, tmp_path):
+    db.sql("CREATE TABLE n (a numeric(3,-1), b numeric(10,2))")
+    snap = snapshot_ok(db.url)
+    assert "numeric(3,-1)" in snap, snap
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+    db.sql("ALTER TABLE n ALTER COLUMN a TYPE numeric(3,-2)")
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 65 and not_present(rep) == {("column", "public.n.a")}, rep
+
+
+def test_objects_on_a_table_in_a_dotted_schema(db, preflight, tmp_path):
+    db.sql("""
+        CREATE SCHEMA "my.app";
+        CREATE TABLE "my.app".orders (id int PRIMARY KEY, ref int UNIQUE, n int CHECK (n > 0));
+        CREATE INDEX orders_n ON "my.app".orders (n);
+        CREATE FUNCTION "my.app".tf() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+        CREATE TRIGGER orders_t BEFORE INSERT ON "my.app".orders FOR EACH ROW EXECUTE FUNCTION "my.app".tf();
+        ALTER TABLE "my.app".orders ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY orders_p ON "my.app".orders USING (true);
+        """)
+    snap = snapshot_ok(db.url)
+    assert "which `table:` cannot express" not in snap, snap
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+    names = {i["name"] for i in rep["items"]}
+    for obj in ("orders_n", "orders_pkey", "orders_ref_key", "orders_n_check", "orders_t", "orders_p"):
+        assert any(obj in n for n in names), (obj, names)
+    db.sql('DROP INDEX "my.app".orders_n; DROP POLICY orders_p ON "my.app".orders')
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 65 and {n for _, n in not_present(rep)} == {"my.app.orders_n", "my.app.orders.orders_p"}, rep
+
+
+
+
+@pg18
+def test_virtual_generated_columns(db, preflight, manifest, tmp_path):
+    db.sql("CREATE TABLE t (a int, v int GENERATED ALWAYS AS (a * 2) VIRTUAL, s int GENERATED ALWAYS AS (a * 3) STORED)")
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        tables: [{name: t, columns: [{name: v, generated: virtual}, {name: s, generated: stored}]}]
+        """)
+    assert r.code == 0, r
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        tables: [{name: t, columns: [{name: v, generated: stored}, {name: s, generated: virtual}]}]
+        """, name="b.yaml")
+    assert r.code == 65 and len(not_present(rep)) == 2, rep
+    snap = snapshot_ok(db.url)
+    assert "generated: virtual" in snap, snap
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+
+
+@pg18
+def test_named_not_null_constraints(db, preflight, manifest, tmp_path):
+    db.sql("CREATE TABLE t (a int CONSTRAINT a_required NOT NULL, b int)")
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        constraints: [{name: a_required, table: t, type: not_null}]
+        """)
+    assert r.code == 0, r
+    snap = snapshot_ok(db.url)
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+    db.sql("ALTER TABLE t ALTER COLUMN a DROP NOT NULL")
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 65, rep
+    assert {n for _, n in not_present(rep)} <= {"public.t.a", "public.t.a_required"}, rep

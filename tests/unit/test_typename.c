@@ -75,12 +75,20 @@ static void test_parse(void) {
   check_one("caf\xc3\xa9", NULL, "caf\xc3\xa9", 0, "");
   check_one("arrayish", NULL, "arrayish", 0, "");
 
-  check_bad("a.b.c", "cross-database");
   check_bad("", "missing");
   check_bad("int; DROP TABLE x", "unexpected \";\"");
   check_bad("foo bar", "not a type name");
   check_bad("\"open", "unterminated");
   check_bad("numeric(10,2)(3)", "only one");
+  {
+    pf_typename_t t;
+    char err[200];
+    CHECK(pf_typename_parse("other.public.int4", &t, err, sizeof(err)));
+    CHECK_STR(t.database, "other");
+    CHECK_STR(t.schema, "public");
+    CHECK_STR(t.name, "int4");
+    pf_typename_free(&t);
+  }
   check_bad("varchar(10", "unterminated");
   check_bad("int[", "expected ]");
   check_bad("\"\"", "empty");
