@@ -95,7 +95,7 @@ arm() { OUT=$("$QEMU" "$BIN" "$@" 2>&1); RC=$?; printf '%s\n' "$OUT" >>"$WORK/al
 
 arm --version
 [ "$RC" = 0 ] && [[ $OUT == preflight* ]] && pass "--version: $OUT" || fail "--version" "rc=$RC $OUT"
-arm wait -t 60s
+arm wait -t 60s -f "$WORK/preflight.yaml"
 [ "$RC" = 0 ] && pass "wait: the server accepts a session" || fail "wait" "rc=$RC $OUT"
 arm check -f "$WORK/preflight.yaml"
 if [ "$RC" = 65 ] && [ "$(pgtmp_psql -d appdb -Atc "SELECT to_regclass('projects') IS NULL")" = t ]; then
