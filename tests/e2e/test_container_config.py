@@ -112,7 +112,7 @@ def _get(port, path="/health", timeout=2.0):
         conn.close()
 
 
-def _health_answers(port, p, deadline=20.0):
+def _health_answers(port, p, deadline=40.0):
     t0 = time.monotonic()
     while time.monotonic() - t0 < deadline:
         assert p.poll() is None, p.communicate()[1].decode()
