@@ -395,3 +395,36 @@ def test_named_not_null_constraints(db, preflight, manifest, tmp_path):
     r, rep = check_text(preflight, tmp_path, db.url, snap)
     assert r.code == 65, rep
     assert {n for _, n in not_present(rep)} <= {"public.t.a", "public.t.a_required"}, rep
+
+
+# ---- a schema no one on this project wrote the app for: Supabase-like auth/storage ----------
+
+SUPABASE_LIKE = (pgharness.REPO / "tests" / "data" / "schemas" / "supabase_auth.sql").read_text()
+
+# One breakage per kind, and exactly the report items each must turn non-present.
+BREAKAGES = [
+    ("ALTER TABLE auth.users DROP COLUMN phone", {("column", "auth.users.phone"), ("constraint", "auth.users.users_phone_key")}),
+    ("ALTER TABLE auth.sessions ALTER COLUMN aal TYPE text", {("column", "auth.sessions.aal")}),
+    ("DROP INDEX auth.users_email_partial_key", {("index", "auth.users_email_partial_key")}),
+    ("ALTER TABLE storage.objects DISABLE TRIGGER update_objects_updated_at",
+     {("trigger", "storage.objects.update_objects_updated_at")}),
+    ('DROP POLICY "Public read" ON storage.objects', {("policy", "storage.objects.Public read")}),
+    ("ALTER TABLE public.profiles ALTER COLUMN aal DROP DEFAULT", {("column", "public.profiles.aal")}),
+    ("DROP FUNCTION auth.aal_of(auth.aal_level)", {("function", "auth.aal_of(auth.aal_level)")}),
+    ("ALTER TABLE auth.mfa_factors ALTER COLUMN created_at DROP NOT NULL", {("column", "auth.mfa_factors.created_at")}),
+]
+
+
+@pytest.mark.parametrize("breakage", range(len(BREAKAGES)))
+def test_supabase_like_schema_round_trip_as_a_role_without_usage(db, preflight, tmp_path, breakage):
+    """Snapshot as the owner, check as `app`, which has no USAGE on auth, storage or extensions:
+    exit 0, then one breakage named exactly, with no false alarm."""
+    db.sql(SUPABASE_LIKE)
+    snap = snapshot_ok(db.url)
+    app = db.url_as("app", APP_PASSWORD)
+    r, rep = check_text(preflight, tmp_path, app, snap)
+    assert r.code == 0, r
+    sql, want = BREAKAGES[breakage]
+    db.sql(sql)
+    r, rep = check_text(preflight, tmp_path, app, snap)
+    assert r.code == 65 and not_present(rep) == want, (sql, not_present(rep))
