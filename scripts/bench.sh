@@ -18,7 +18,7 @@
 # snapshot time, and the detection latency: from the server's "ready to accept connections" log
 # line to the application's exec (5 trials, preflight started before the server).
 #
-# Writes docs/bench/results.txt, results.dat and bench.png (cost versus size, gnuplot). Asserts
+# Writes scripts/bench-results/results.txt, results.dat and bench.png (cost versus size, gnuplot). Asserts
 # nothing: these machines are shared and noisy; timing never goes into the tests.
 #
 # About 10 minutes on an idle 2-core machine, plus the static build the first time.
@@ -26,13 +26,13 @@
 # Environment: BENCH_STATIC_BIN (a static binary already built: skips build-static.sh),
 # BENCH_SIZES (a subset of "s10 s100 s1000 s32k", for a quick look), BENCH_RUNS (hyperfine runs
 # of the fast commands, default 20), BENCH_FULL=1 (time the whole shell loop at every size: an
-# hour or more), PF_STATIC_CACHE (see build-static.sh), BENCH_OUT (default docs/bench).
+# hour or more), PF_STATIC_CACHE (see build-static.sh), BENCH_OUT (default scripts/bench-results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${BENCH_RUNS:-20}
 SAMPLE=${BENCH_SHELL_SAMPLE:-1000}
-OUT=${BENCH_OUT:-$ROOT/docs/bench}
+OUT=${BENCH_OUT:-$ROOT/scripts/bench-results}
 mkdir -p "$OUT"
 
 say() { printf 'bench: %s\n' "$*" >&2; }
