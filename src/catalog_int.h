@@ -1,6 +1,6 @@
 /* Internal interface of the per-kind query branches and judges (catalog_kinds.c), used by the
- * verification driver (catalog.c). Both build on catalog_query.h; catalog_kinds.c never calls
- * into catalog.c. Not part of any public header. */
+ * verification driver (catalog.c). Both build on catalog_migrations.h and catalog_query.h;
+ * catalog_kinds.c never calls into catalog.c. Not part of any public header. */
 #ifndef PREFLIGHT_CATALOG_INT_H
 #define PREFLIGHT_CATALOG_INT_H
 
@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "preflight/catalog.h"
+#include "catalog_migrations.h"
 #include "catalog_query.h"
 
 /* One kind's part of the verification query. `branch` appends a UNION ALL branch (or nothing
@@ -26,11 +27,5 @@ extern const pf__kind_ops_t pf__kind_ops[PF_KIND__COUNT];
 /* Fills in why a grant is missing: its role or its object does not exist. */
 void pf__grant_missing_detail(const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st);
 
-/* Reads the history tables of migrations whose table exists (one round trip for all of them)
- * and marks those below their version, or dirty. Returns 0, PF_EDB or PF_ESIGNAL. */
-int pf__verify_migrations(pf_db_t *db, const pf_manifest_t *m, pf_verify_t *v, int *round_trips);
-
-/* The history table name of a migration item's tool. */
-const char *pf__migration_table(const pf_item_t *it);
 
 #endif

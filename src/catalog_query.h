@@ -38,4 +38,56 @@ bool pf__true(const char *v);
 /* The text of a result cell, or NULL for SQL NULL. */
 const char *pf__cell(PGresult *r, int row, int col);
 
+/* ---- what every kind's branch shares (catalog_query.c) ---- */
+
+/* A set of kinds, for branches that serve several (tables, views and sequences). */
+#define PF__KM(kind) (1u << (kind))
+
+#define PF__TYPE_OID(S, N, D)                                                                                     \
+  "(SELECT CASE WHEN " D "::int > 0 THEN y.typarray ELSE y.oid END FROM pg_catalog.pg_type y\n"                  \
+  "   JOIN pg_catalog.pg_namespace yn ON yn.oid = y.typnamespace\n"                                               \
+  "   WHERE y.typname = " N " AND CASE WHEN " S " IS NULL THEN yn.nspname = ANY (pg_catalog.current_schemas(true))" \
+  " ELSE yn.nspname = " S " END\n"                                                                                \
+  "   ORDER BY pg_catalog.array_position(pg_catalog.current_schemas(true), yn.nspname) LIMIT 1)"
+
+typedef const char *(*pf__field_fn)(const pf_manifest_t *m, const pf_item_t *it);
+
+/* The (item, schema, typname, dims) arrays of every argument of a signature, for
+ * pf__args_lateral. */
+typedef struct {
+  pf_buf_t *ai, *as, *an, *ad;
+  size_t item;
+} pf__args_ctx_t;
+
+/* Field readers for pf__collect: one text per item. */
+const char *pf__f_schema(const pf_manifest_t *m, const pf_item_t *it);
+const char *pf__f_name(const pf_manifest_t *m, const pf_item_t *it);
+const char *pf__f_tschema(const pf_manifest_t *m, const pf_item_t *it);
+const char *pf__f_table(const pf_manifest_t *m, const pf_item_t *it);
+const char *pf__f_type(const pf_manifest_t *m, const pf_item_t *it);
+
+/* Collects the items of `kinds` into parameter arrays (indexes, then one text array per field),
+ * writes "unnest($a::int[], $b::text[], ...)" into `unnest`, and returns the item count (0: no
+ * branch is needed). */
+size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
+                   pf_buf_t *unnest);
+/* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
+void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
+                       const char *cols, const char *alias, const char *joins);
+/* Adds a parsed type name's three parts (schema, typname, dims) to three arrays. */
+void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text);
+/* Appends the type arrays of the items of `kinds` to an unnest(...) written by pf__collect; their
+ * parameter numbers go to n when not NULL. */
+void pf__collect_type(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds,
+                      const char *(*text)(const pf_manifest_t *m, const pf_item_t *it), pf_buf_t *unnest, int *n);
+/* A subquery (s, n, d, oid, canon) resolving each distinct type of the arrays $n[0..2] once. */
+void pf__resolved_types(pf_buf_t *sql, const int n[3]);
+/* Reserves the four argument arrays of signatures; pf__args_add fills them per item. */
+void pf__args_arrays(pf__qb_t *qb, int n[4], pf__args_ctx_t *c);
+void pf__args_add(pf__args_ctx_t *c, size_t item, const char *args);
+/* A subquery (i, types, ok): per item, its argument type OIDs in order and whether all resolved. */
+void pf__args_grouped(pf_buf_t *sql, const int n[4]);
+/* Records a mismatch with a formatted detail. */
+void pf__mismatch(pf_item_state_t *st, const char *expected, const char *found, const char *fmt, ...) PF_PRINTF(4, 5);
+
 #endif
