@@ -795,9 +795,14 @@ int pf_snapshot_write(pf_db_t *db, const char *const *schemas, int nschemas, con
     if (s.lossy) pf_log_warn("snapshot: some names are not valid UTF-8; they are written with \\x escapes and will not match");
     pf_buf_t head = {0};
     pf__snap_header(&head, &s, schemas, nschemas, tables, ntables, search_path);
-    if (head.len + s.body.len > PF_MANIFEST_MAX_BYTES)
-      pf_log_warn("snapshot: the output is %zu bytes, over the %u bytes a manifest may have: narrow it with "
-                  "--schema or --table", head.len + s.body.len, PF_MANIFEST_MAX_BYTES);
+    /* The same limit `check` will apply to what is written here, PREFLIGHT_MANIFEST_MAX_BYTES
+     * included (an unusable value is reported by the manifest loader; the default stands here). */
+    size_t limit = PF_MANIFEST_MAX_BYTES;
+    char lerr[256];
+    if (pf_manifest_max_bytes(&limit, lerr, sizeof(lerr)) != 0) limit = PF_MANIFEST_MAX_BYTES;
+    if (head.len + s.body.len > limit)
+      pf_log_warn("snapshot: the output is %zu bytes, over the %zu bytes a manifest may have: narrow it with "
+                  "--schema or --table, or raise PREFLIGHT_MANIFEST_MAX_BYTES", head.len + s.body.len, limit);
     errno = 0;
     bool ok = fwrite(head.data, 1, head.len, out) == head.len;
     if (ok && s.body.len) ok = fwrite(s.body.data, 1, s.body.len, out) == s.body.len;

@@ -920,3 +920,20 @@ def test_dropping_a_type_names_what_went_with_it(pg, preflight, tmp_path, make_d
     assert not_present(report) == {("type", "app.s"), ("type", "public.k"), ("column", "app.t.s"),
                                    ("column", "app.t.k"), ("function", "app.f(app.s, integer)"),
                                    ("function", "public.g(public.k[])")}, describe(report, not_present(report))
+
+
+def test_snapshot_warns_at_the_limit_check_will_apply(pg, preflight, tmp_path, base_snapshot, template):
+    """PREFLIGHT_MANIFEST_MAX_BYTES is one limit for both sides: a snapshot larger than it says so
+    (naming the variable), and check refuses that output under the same setting, while a limit
+    above the output's size gives no warning."""
+    size = len(base_snapshot.encode())
+    small = {"PREFLIGHT_MANIFEST_MAX_BYTES": str(size // 2)}
+    r = snapshot(pg.url(template), env=small)
+    assert r.code == 0, str(r)
+    assert f"over the {size // 2} bytes" in r.stderr and "PREFLIGHT_MANIFEST_MAX_BYTES" in r.stderr, r.stderr
+    path = tmp_path / "big.yaml"
+    path.write_text(r.stdout)
+    c = preflight(["check", "-f", path, "-d", pg.url(template), "-t", "20s"], env=small)
+    assert c.code == 78, str(c)
+    roomy = snapshot(pg.url(template), env={"PREFLIGHT_MANIFEST_MAX_BYTES": str(size * 2)})
+    assert roomy.code == 0 and "bytes a manifest may have" not in roomy.stderr, roomy.stderr
