@@ -15,21 +15,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/dist/linux-arm64/preflight
 QEMU=qemu-aarch64-static
-PASSED=0
-FAILED=0
 
 say() { printf 'arm64: %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf 'ok      %s\n' "$1"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    printf 'FAILED  %s\n' "$1"
-    [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/        /'
-}
-finish() {
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    [ "$FAILED" = 0 ] && exit 0
-    exit 1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$ROOT/scripts/lib/checks.sh"
 
 # shellcheck source=scripts/lib/need-debs.sh
 . "$ROOT/scripts/lib/need-debs.sh"

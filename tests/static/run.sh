@@ -17,21 +17,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/dist/preflight
 HOSTNAME_DB=db.preflight.test
 APP_PASSWORD=St4tic-pw_q7   # distinctive, so finding it in any output means a leak
-PASSED=0
-FAILED=0
 
 say() { printf 'static: %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf 'ok      %s\n' "$1"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    printf 'FAILED  %s\n' "$1"
-    [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/        /'
-}
-finish() {
-    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-    [ "$FAILED" = 0 ] && exit 0
-    exit 1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$ROOT/scripts/lib/checks.sh"
 
 if [ "$(id -u)" != 0 ]; then
     say "needs root (chroot, and runuser for the server)"
