@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 REPORT_STATUSES = {"ok", "fixed", "missing", "failed", "unavailable"}
@@ -67,3 +69,20 @@ def parse_json_stdout(stdout: str) -> dict:
         raise AssertionError(f"stdout is not one JSON document ({e}):\n{stdout}")
     check_report_shape(report)
     return report
+
+
+def communicate_all(procs: list, timeout: float) -> list[tuple[int, str, str]]:
+    """Waits for every process (replicas started together) within one shared deadline, killing
+    all that are left when it passes, and returns (returncode, stdout, stderr) for each, in order."""
+    deadline = time.monotonic() + timeout
+    results = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                if q.poll() is None:
+                    q.kill()
+            out, err = p.communicate()
+        results.append((p.returncode, (out or b"").decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace")))
+    return results

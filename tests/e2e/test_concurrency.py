@@ -1,12 +1,12 @@
 """Twenty replicas start at once against a database that lacks a table: the advisory lock lets
 exactly one of them run the fallback, and all twenty start their app."""
 
-import subprocess
 import time
 
 import pytest
 
 import pgharness
+from e2e_util import communicate_all
 from pgharness import spawn_preflight
 
 REPLICAS = 20
@@ -30,17 +30,7 @@ def run_replicas(url, manifest_path, tmp_path, replicas=REPLICAS):
         procs.append(spawn_preflight(
             ["run", "-f", manifest_path, "-d", url, "-t", "60s", "--",
              "sh", "-c", f"echo started >> {started}"]))
-    results = []
-    deadline = time.monotonic() + 120
-    for p in procs:
-        try:
-            out, err = p.communicate(timeout=max(1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                if q.poll() is None:
-                    q.kill()
-            out, err = p.communicate()
-        results.append((p.returncode, out.decode(), err.decode()))
+    results = communicate_all(procs, 120)
     return results, started
 
 

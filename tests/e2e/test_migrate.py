@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e_util import communicate_all
 from pgharness import BASE_ENV, preflight_bin, spawn_preflight
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -83,18 +84,7 @@ def run_all(argvs: list[list[str]], env: dict, timeout: float = 240) -> list[tup
     """Starts every command at once and collects (exit status, stdout, stderr) of each."""
     procs = [subprocess.Popen(a, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) for a in argvs]
-    deadline = time.monotonic() + timeout
-    results = []
-    for p in procs:
-        try:
-            out, err = p.communicate(timeout=max(1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                if q.poll() is None:
-                    q.kill()
-            out, err = p.communicate()
-        results.append((p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")))
-    return results
+    return communicate_all(procs, timeout)
 
 
 def replicas(manifest_path: Path, url: str, tmp_path: Path, n: int = REPLICAS,

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import pgharness
-from e2e_util import load_report
+from e2e_util import communicate_all, load_report
 from pgharness import PgBouncer, spawn_preflight
 
 
@@ -393,17 +393,7 @@ def cic_replicas(pg, db, url, manifest, tmp_path):
     offset = pg.log_size()
     procs = [spawn_preflight(["run", "-f", m, "-d", url, "-t", "60s", "--",
                               "sh", "-c", f"echo started >> {started}"]) for _ in range(REPLICAS)]
-    results = []
-    deadline = time.monotonic() + 240
-    for p in procs:
-        try:
-            out, err = p.communicate(timeout=max(1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                if q.poll() is None:
-                    q.kill()
-            out, err = p.communicate()
-        results.append((p.returncode, err.decode()))
+    results = [(code, err) for code, _, err in communicate_all(procs, 240)]
     failures = [r for r in results if r[0] != 0]
     assert not failures, f"{len(failures)} replicas failed; first: exit {failures[0][0]}\n{failures[0][1]}"
     assert started.read_text().splitlines() == ["started"] * REPLICAS
