@@ -51,9 +51,9 @@ static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
                     "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n");
 }
 
-/* Whether the manifest declares a column default / a constraint's references: the query only
- * computes pg_get_expr and the referenced columns for the items whose judge reads them. */
-static const char *pf__f_has_default(const pf_manifest_t *m, const pf_item_t *it) { return it->default_expr ? "t" : "f"; }
+/* Whether the manifest declares a constraint's references (a column's default, likewise): the
+ * query only computes the referenced columns and pg_get_expr for the items whose judge reads
+ * them. */
 static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t *it) { return it->references ? "t" : "f"; }
 
 /* Adds the columns branch: type as format_type shows it, NOT NULL ("notvalid" for a NOT NULL
@@ -63,32 +63,72 @@ static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t 
  * (attnum <= 0) never count. A manifest names a handful of distinct types for thousands of
  * columns: each distinct type is resolved once, then joined back. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_has_default};
-  pf_buf_t unnest = {0};
-  if (pf__collect(qb, m, PF__KM(PF_KIND_COLUMN), 4, f, &unnest) == 0) return;
-  int ty[3];
-  pf__collect_type(qb, m, PF__KM(PF_KIND_COLUMN), pf__f_type, &unnest, ty);
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == PF_KIND_COLUMN;
+  if (count == 0) return;
+  /* Per column: its index, its relation's number, its name, whether a default is declared and
+   * its type's number; relations and types are sent once each (pf__relset_t, pf__typeset_t).
+   * Every array the server parses and every row it hashes costs memory in a backend that has
+   * none yet, and on these machines fresh memory is most of the query's time. */
+  int n[5];
+  pf_buf_t *a[5];
+  for (int k = 0; k < 5; k++) a[k] = pf__qb_array(qb, &n[k]);
+  pf__relset_t rels;
+  pf__typeset_t types;
+  pf__relset_init(qb, &rels);
+  pf__typeset_init(qb, &types);
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_COLUMN) continue;
+    pf__array_int(a[0], i);
+    pf__array_int(a[1], pf__relset_add(&rels, it->table_schema, it->table));
+    pf_catalog_array_add(a[2], it->name);
+    pf_catalog_array_add(a[3], it->default_expr ? "t" : "f");
+    size_t ty = pf__typeset_add(&types, it->type);
+    if (ty) pf__array_int(a[4], ty);
+    else pf_catalog_array_add(a[4], NULL);
+  }
   pf__qb_branch(qb);
+  /* A default cannot refer to a column, so pg_get_expr needs no relation for it (0); given
+   * one, it opens the relation to name its columns, which for 3,000 defaults is 3,000 relcache
+   * entries. Generated columns' expressions do refer to columns. */
   pf_buf_printf(&qb->sql,
                 "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
                 "  CASE WHEN NOT a.attnotnull THEN 'false' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn\n"
                 "    WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)\n"
                 "    THEN 'notvalid' ELSE 'true' END,\n"
-                "  CASE WHEN t.tyd IS NULL THEN NULL ELSE (rt.oid IS NOT DISTINCT FROM a.atttypid)::text END,\n"
-                "  CASE WHEN t.tyd IS NULL THEN NULL ELSE coalesce(rt.canon, '') END,\n"
-                "  CASE WHEN t.df = 't' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,\n"
+                "  CASE WHEN t.y IS NULL THEN NULL ELSE (rt.oid IS NOT DISTINCT FROM a.atttypid)::text END,\n"
+                "  CASE WHEN t.y IS NULL THEN NULL ELSE coalesce(rt.canon, '') END,\n"
+                "  CASE WHEN t.df = 't' THEN pg_catalog.pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) END,\n"
                 "  coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
-                "FROM %s AS t(i, s, r, col, df, tys, tyn, tyd)\n"
+                "FROM unnest($%d::int[], $%d::int[], $%d::text[], $%d::text[], $%d::int[]) AS t(i, r, col, df, y)\n"
                 "LEFT JOIN ",
-                unnest.data);
-  pf__resolved_types(&qb->sql, ty);
+                n[0], n[1], n[2], n[3], n[4]);
+  pf__relset_sql(&qb->sql, &rels);
+  pf_buf_puts(&qb->sql, " rel ON rel.k = t.r\nLEFT JOIN ");
+  pf__typeset_sql(&qb->sql, &types);
   pf_buf_puts(&qb->sql,
-              " rt ON rt.n = t.tyn AND rt.s IS NOT DISTINCT FROM t.tys AND rt.d = t.tyd\n"
-              "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-              "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.r\n"
-              "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
+              " rt ON rt.k = t.y\n"
+              "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
               "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum");
-  pf_buf_free(&unnest);
+  pf__relset_free(&rels);
+  pf__typeset_free(&types);
+}
+
+/* Adds one argument of a signature: the function's index and the type's number (NULL when
+ * it is not a type name: the function cannot match). */
+typedef struct {
+  pf_buf_t *ai, *ay;
+  pf__typeset_t *types;
+  size_t item;
+} pf__fargs_ctx_t;
+
+static void pf__fargs_add(void *ctx, const char *arg) {
+  pf__fargs_ctx_t *c = ctx;
+  pf__array_int(c->ai, c->item);
+  size_t y = pf__typeset_add(c->types, arg);
+  if (y) pf__array_int(c->ay, y);
+  else pf_catalog_array_add(c->ay, NULL);
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
@@ -96,31 +136,48 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
  * and a type that does not exist (yet: a fallback may create it) makes the function missing
  * instead of failing the query. */
 static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_returns_setof};
-  pf_buf_t unnest = {0};
-  if (pf__collect(qb, m, PF__KM(PF_KIND_FUNCTION), 3, f, &unnest) == 0) return;
-  pf__collect_type(qb, m, PF__KM(PF_KIND_FUNCTION), pf__f_returns_type, &unnest, NULL);
-  int n[4];
-  pf__args_ctx_t ctx;
-  pf__args_arrays(qb, n, &ctx);
-  for (size_t i = 0; i < m->nitems; i++)
-    if (m->items[i].kind == PF_KIND_FUNCTION) pf__args_add(&ctx, i, m->items[i].args);
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == PF_KIND_FUNCTION;
+  if (count == 0) return;
+  /* Per function: index, schema, name, setof, the result type's number; per argument: the
+   * function's index and the type's number, in order. Types are sent and resolved once each. */
+  int n[7];
+  pf_buf_t *a[7];
+  for (int k = 0; k < 7; k++) a[k] = pf__qb_array(qb, &n[k]);
+  pf__typeset_t types;
+  pf__typeset_init(qb, &types);
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_FUNCTION) continue;
+    pf__array_int(a[0], i);
+    pf_catalog_array_add(a[1], it->schema);
+    pf_catalog_array_add(a[2], it->name);
+    pf_catalog_array_add(a[3], pf__f_returns_setof(m, it));
+    size_t ry = pf__typeset_add(&types, pf__f_returns_type(m, it));
+    if (ry) pf__array_int(a[4], ry);
+    else pf_catalog_array_add(a[4], NULL);
+    pf__fargs_ctx_t c = {a[5], a[6], &types, i};
+    pf_typename_split_args(it->args, pf__fargs_add, &c);
+  }
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql,
                 "SELECT t.i, p.oid IS NOT NULL, pg_catalog.pg_get_function_result(p.oid),\n"
-                "  CASE WHEN t.rtd IS NULL THEN NULL ELSE (p.proretset = t.rs::bool AND p.prorettype IS NOT DISTINCT FROM rt.oid)::text END,\n"
+                "  CASE WHEN t.ry IS NULL THEN NULL ELSE (p.proretset = t.rs::bool AND p.prorettype IS NOT DISTINCT FROM rr.oid)::text END,\n"
                 "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
-                "FROM %s AS t(i, s, n, rs, rts, rtn, rtd)\n"
+                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::int[]) AS t(i, s, n, rs, ry)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN LATERAL (SELECT " PF__TYPE_OID("t.rts", "t.rtn", "t.rtd") " AS oid) rt ON true\n"
-                "LEFT JOIN ",
-                unnest.data);
-  pf__args_grouped(&qb->sql, n);
+                "LEFT JOIN (SELECT a.i, array_agg(at.oid ORDER BY a.o) AS types, bool_and(at.oid IS NOT NULL) AS ok\n"
+                "   FROM unnest($%d::int[], $%d::int[]) WITH ORDINALITY AS a(i, y, o)\n"
+                "   LEFT JOIN ",
+                n[0], n[1], n[2], n[3], n[4], n[5], n[6]);
+  pf__typeset_sql(&qb->sql, &types);
+  pf_buf_puts(&qb->sql, " at ON at.k = a.y\n   GROUP BY a.i) args ON args.i = t.i\nLEFT JOIN ");
+  pf__typeset_sql(&qb->sql, &types);
   pf_buf_puts(&qb->sql,
-              " args ON args.i = t.i\n"
+              " rr ON rr.k = t.ry\n"
               "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND coalesce(args.ok, true)\n"
               "  AND p.proargtypes::text = pg_catalog.array_to_string(coalesce(args.types, '{}'), ' ')");
-  pf_buf_free(&unnest);
+  pf__typeset_free(&types);
 }
 
 static const char *pf__relkind_name(const char *k) {
@@ -399,11 +456,13 @@ static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
                     "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.n");
 }
 
+/* Indexes are named by schema and name, which pg_class keeps unique; the judge compares the
+ * table they are on (tn, tc) with the manifest's. */
 static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_schema, pf__f_name, pf__f_tschema, pf__f_table};
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_INDEX), 4, f,
+  static const pf__field_fn f[] = {pf__f_schema, pf__f_name};
+  pf__simple_branch(qb, m, PF__KM(PF_KIND_INDEX), 2, f,
                     "ci.oid IS NOT NULL, tn.nspname::text, tc.relname::text, x.indisunique::text, x.indisvalid::text, ci.relkind::text, NULL",
-                    "i, s, n, ts, tn",
+                    "i, s, n",
                     "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
                     "LEFT JOIN pg_catalog.pg_class ci ON ci.relnamespace = ns.oid AND ci.relname = t.n AND ci.relkind IN ('i', 'I')\n"
                     "LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = ci.oid\n"
@@ -411,44 +470,67 @@ static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
                     "LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace");
 }
 
-/* The table join shared by the kinds that live on a table (constraints, triggers, policies). */
-#define PF__ON_TABLE                                                     \
-  "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.ts\n"         \
-  "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.tn\n"
+/* A branch for the kinds that live on a table (constraints, triggers, policies): per item its
+ * index, its table's number and its name, and `extra` when given (as t.x); each table is sent
+ * and resolved once (rel: k, oid), however many items name it. */
+static void pf__on_table_branch(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, pf__field_fn extra,
+                                const char *cols, const char *joins) {
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == kind;
+  if (count == 0) return;
+  int n[4];
+  pf_buf_t *a[4];
+  int na = extra ? 4 : 3;
+  for (int k = 0; k < na; k++) a[k] = pf__qb_array(qb, &n[k]);
+  pf__relset_t rels;
+  pf__relset_init(qb, &rels);
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != kind) continue;
+    pf__array_int(a[0], i);
+    pf__array_int(a[1], pf__relset_add(&rels, it->table_schema, it->table));
+    pf_catalog_array_add(a[2], it->name);
+    if (extra) pf_catalog_array_add(a[3], extra(m, it));
+  }
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM unnest($%d::int[], $%d::int[], $%d::text[]", cols, n[0], n[1], n[2]);
+  if (extra) pf_buf_printf(&qb->sql, ", $%d::text[]) AS t(i, r, n, x)\nLEFT JOIN ", n[3]);
+  else pf_buf_puts(&qb->sql, ") AS t(i, r, n)\nLEFT JOIN ");
+  pf__relset_sql(&qb->sql, &rels);
+  pf_buf_printf(&qb->sql, " rel ON rel.k = t.r\n%s", joins);
+  pf__relset_free(&rels);
+}
 
 static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name, pf__f_has_references};
   /* A foreign key's target as "schema.table(col, col)", in key order, computed only for the
-   * items that declare `references:`. The key columns come from one index lookup per foreign
-   * key (attnum = ANY), which keeps the query cheap in the planner's eyes too: past
-   * jit_above_cost PostgreSQL would spend longer compiling the query than running it.
+   * items that declare `references:`, by index lookups (the referenced table by OID, its key
+   * columns by attnum = ANY): joining pg_class for every constraint would hash all of it once
+   * more, and past jit_above_cost PostgreSQL spends longer compiling a query than running it.
    * PostgreSQL 18's NOT ENFORCED (conenforced, a column older servers lack: read through
    * to_jsonb, only for the rare constraints that are not validated) is told from NOT VALID. */
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), 4, f,
-                    "co.oid IS NOT NULL, co.contype::text,\n"
-                    "  CASE WHEN co.convalidated THEN 'true' WHEN pg_catalog.to_jsonb(co) ->> 'conenforced' = 'false' THEN 'notenforced'\n"
-                    "       ELSE 'false' END,\n"
-                    "  CASE WHEN t.rf = 't' AND co.contype = 'f' THEN rn.nspname || '.' || rc.relname || '(' ||\n"
-                    "    (SELECT string_agg(ra.attname, ', ' ORDER BY pg_catalog.array_position(co.confkey, ra.attnum))\n"
-                    "     FROM pg_catalog.pg_attribute ra WHERE ra.attrelid = co.confrelid AND ra.attnum = ANY (co.confkey)) || ')' END,\n"
-                    "  NULL, NULL, NULL",
-                    "i, ts, tn, n, rf",
-                    PF__ON_TABLE "LEFT JOIN pg_catalog.pg_constraint co ON co.conrelid = c.oid AND co.conname = t.n\n"
-                    "LEFT JOIN pg_catalog.pg_class rc ON rc.oid = co.confrelid\n"
-                    "LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace");
+  pf__on_table_branch(qb, m, PF_KIND_CONSTRAINT, pf__f_has_references,
+                      "co.oid IS NOT NULL, co.contype::text,\n"
+                      "  CASE WHEN co.convalidated THEN 'true' WHEN pg_catalog.to_jsonb(co) ->> 'conenforced' = 'false' THEN 'notenforced'\n"
+                      "       ELSE 'false' END,\n"
+                      "  CASE WHEN t.x = 't' AND co.contype = 'f' THEN\n"
+                      "    (SELECT rn.nspname || '.' || rc.relname || '(' ||\n"
+                      "      (SELECT string_agg(ra.attname, ', ' ORDER BY pg_catalog.array_position(co.confkey, ra.attnum))\n"
+                      "       FROM pg_catalog.pg_attribute ra WHERE ra.attrelid = co.confrelid AND ra.attnum = ANY (co.confkey)) || ')'\n"
+                      "     FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace\n"
+                      "     WHERE rc.oid = co.confrelid) END,\n"
+                      "  NULL, NULL, NULL",
+                      "LEFT JOIN pg_catalog.pg_constraint co ON co.conrelid = rel.oid AND co.conname = t.n");
 }
 
 static void pf__branch_triggers(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_TRIGGER), 3, f, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
-                    "i, ts, tn, n",
-                    PF__ON_TABLE "LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = t.n AND NOT tg.tgisinternal");
+  pf__on_table_branch(qb, m, PF_KIND_TRIGGER, NULL, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
+                      "LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = rel.oid AND tg.tgname = t.n AND NOT tg.tgisinternal");
 }
 
 static void pf__branch_policies(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_tschema, pf__f_table, pf__f_name};
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_POLICY), 3, f, "po.oid IS NOT NULL, c.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
-                    "i, ts, tn, n", PF__ON_TABLE "LEFT JOIN pg_catalog.pg_policy po ON po.polrelid = c.oid AND po.polname = t.n");
+  pf__on_table_branch(qb, m, PF_KIND_POLICY, NULL, "po.oid IS NOT NULL, c.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
+                      "LEFT JOIN pg_catalog.pg_class c ON c.oid = rel.oid\n"
+                      "LEFT JOIN pg_catalog.pg_policy po ON po.polrelid = rel.oid AND po.polname = t.n");
 }
 
 /* Types, with the enum labels the manifest lists that the type lacks, in manifest order. The

@@ -107,7 +107,6 @@ const char *pf__f_schema(const pf_manifest_t *m, const pf_item_t *it) { return i
 const char *pf__f_name(const pf_manifest_t *m, const pf_item_t *it) { return it->name; }
 const char *pf__f_tschema(const pf_manifest_t *m, const pf_item_t *it) { return it->table_schema; }
 const char *pf__f_table(const pf_manifest_t *m, const pf_item_t *it) { return it->table; }
-const char *pf__f_type(const pf_manifest_t *m, const pf_item_t *it) { return it->type; }
 
 
 /* Collects the items of the kinds in `kinds` into parameter arrays: their indexes, then one text array per
@@ -176,21 +175,6 @@ void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text
   }
 }
 
-/* Appends three type arrays (schema, typname, dims) for the items of `kinds`, in item order, to a
- * branch's unnest(...) written by pf__collect; `text` gives each item's type name (or NULL).
- * Their parameter numbers go to n (when not NULL), for pf__resolved_types. */
-void pf__collect_type(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds,
-                             const char *(*text)(const pf_manifest_t *m, const pf_item_t *it), pf_buf_t *unnest, int *n) {
-  int num[3];
-  pf_buf_t *a[3];
-  for (int k = 0; k < 3; k++) a[k] = pf__qb_array(qb, &num[k]);
-  for (size_t i = 0; i < m->nitems; i++)
-    if (kinds & PF__KM(m->items[i].kind)) pf__add_typename(a[0], a[1], a[2], text(m, &m->items[i]));
-  if (unnest->len > 0 && unnest->data[unnest->len - 1] == ')') unnest->data[--unnest->len] = '\0';
-  pf_buf_printf(unnest, ", $%d::text[], $%d::text[], $%d::text[])", num[0], num[1], num[2]);
-  if (n) memcpy(n, num, sizeof(num));
-}
-
 /* A subquery (s, n, d, oid, canon) resolving each distinct type of the three arrays $n[0..2]
  * once; rows are joined back on (n, s, d). */
 void pf__resolved_types(pf_buf_t *sql, const int n[3]) {
@@ -233,6 +217,138 @@ void pf__args_grouped(pf_buf_t *sql, const int n[4]) {
   pf__resolved_types(sql, n + 1);
   pf_buf_puts(sql, " rt ON rt.n = a.n AND rt.s IS NOT DISTINCT FROM a.s AND rt.d = a.d\n   GROUP BY a.i)");
 }
+
+/* ---- distinct keys ---------------------------------------------------------------------- */
+
+/* FNV-1a: keys are short and few; nothing here needs more. */
+static uint32_t pf__hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static void pf__intern_grow(pf__intern_t *t) {
+  size_t nslots = t->nslots ? t->nslots * 2 : 64;
+  uint32_t *slots = pf_xcalloc(nslots, sizeof(*slots));
+  for (size_t k = 0; k < t->n; k++) {
+    size_t j = pf__hash(t->keys[k], t->lens[k]) & (nslots - 1);
+    while (slots[j] != 0) j = (j + 1) & (nslots - 1);
+    slots[j] = (uint32_t)(k + 1);
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->nslots = nslots;
+}
+
+size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *added) {
+  /* A part is encoded as "\1text\0", or "\0" for NULL: names never hold a NUL, so two
+   * different part lists never encode alike. */
+  pf_buf_t key = {0};
+  for (int p = 0; p < nparts; p++) {
+    if (parts[p] == NULL) {
+      pf_buf_putc(&key, '\0');
+      continue;
+    }
+    pf_buf_putc(&key, '\1');
+    pf_buf_append(&key, parts[p], strlen(parts[p]) + 1);
+  }
+  if ((t->n + 1) * 2 > t->nslots) pf__intern_grow(t);
+  size_t j = pf__hash(key.data, key.len) & (t->nslots - 1);
+  for (; t->slots[j] != 0; j = (j + 1) & (t->nslots - 1)) {
+    size_t k = t->slots[j] - 1;
+    if (t->lens[k] == key.len && memcmp(t->keys[k], key.data, key.len) == 0) {
+      pf_buf_free(&key);
+      *added = false;
+      return k + 1;
+    }
+  }
+  if (t->n == t->cap) {
+    t->cap = t->cap ? t->cap * 2 : 32;
+    t->keys = pf_xrealloc(t->keys, t->cap * sizeof(*t->keys));
+    t->lens = pf_xrealloc(t->lens, t->cap * sizeof(*t->lens));
+  }
+  t->lens[t->n] = key.len;
+  t->keys[t->n] = pf_buf_steal(&key);
+  t->slots[j] = (uint32_t)(++t->n);
+  *added = true;
+  return t->n;
+}
+
+void pf__intern_free(pf__intern_t *t) {
+  for (size_t k = 0; k < t->n; k++) free(t->keys[k]);
+  free(t->keys);
+  free(t->lens);
+  free(t->slots);
+  memset(t, 0, sizeof(*t));
+}
+
+void pf__relset_init(pf__qb_t *qb, pf__relset_t *rs) {
+  memset(rs, 0, sizeof(*rs));
+  rs->s = pf__qb_array(qb, &rs->num[0]);
+  rs->n = pf__qb_array(qb, &rs->num[1]);
+}
+
+size_t pf__relset_add(pf__relset_t *rs, const char *schema, const char *name) {
+  const char *parts[2] = {schema, name};
+  bool added;
+  size_t k = pf__intern(&rs->set, parts, 2, &added);
+  if (added) {
+    pf_catalog_array_add(rs->s, schema);
+    pf_catalog_array_add(rs->n, name);
+  }
+  return k;
+}
+
+/* An inner join: a relation that does not exist has no row, and the item's LEFT JOIN on its
+ * number finds nothing. */
+void pf__relset_sql(pf_buf_t *sql, const pf__relset_t *rs) {
+  pf_buf_printf(sql,
+                "(SELECT r.k, rc.oid FROM unnest($%d::text[], $%d::text[]) WITH ORDINALITY AS r(s, n, k)\n"
+                "   JOIN pg_catalog.pg_namespace rns ON rns.nspname = r.s\n"
+                "   JOIN pg_catalog.pg_class rc ON rc.relnamespace = rns.oid AND rc.relname = r.n)",
+                rs->num[0], rs->num[1]);
+}
+
+void pf__relset_free(pf__relset_t *rs) { pf__intern_free(&rs->set); }
+
+void pf__typeset_init(pf__qb_t *qb, pf__typeset_t *ts) {
+  memset(ts, 0, sizeof(*ts));
+  ts->s = pf__qb_array(qb, &ts->num[0]);
+  ts->n = pf__qb_array(qb, &ts->num[1]);
+  ts->d = pf__qb_array(qb, &ts->num[2]);
+}
+
+size_t pf__typeset_add(pf__typeset_t *ts, const char *text) {
+  pf_typename_t t;
+  char err[160];
+  if (text == NULL || !pf_typename_parse(text, &t, err, sizeof(err))) return 0;
+  if (t.database != NULL) { /* another database: never this one's type */
+    pf_typename_free(&t);
+    return 0;
+  }
+  char dims[16];
+  snprintf(dims, sizeof(dims), "%d", t.dims);
+  const char *parts[3] = {t.schema, t.name, dims};
+  bool added;
+  size_t k = pf__intern(&ts->set, parts, 3, &added);
+  if (added) {
+    pf_catalog_array_add(ts->s, t.schema);
+    pf_catalog_array_add(ts->n, t.name);
+    pf_catalog_array_add(ts->d, dims);
+  }
+  pf_typename_free(&t);
+  return k;
+}
+
+void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts) {
+  pf_buf_printf(sql,
+                "(SELECT u.k, r.oid, pg_catalog.format_type(r.oid, NULL) AS canon\n"
+                "   FROM unnest($%d::text[], $%d::text[], $%d::text[]) WITH ORDINALITY AS u(s, n, d, k)\n"
+                "   CROSS JOIN LATERAL (SELECT " PF__TYPE_OID("u.s", "u.n", "u.d") " AS oid) r)",
+                ts->num[0], ts->num[1], ts->num[2]);
+}
+
+void pf__typeset_free(pf__typeset_t *ts) { pf__intern_free(&ts->set); }
 
 int pf_catalog_version_cmp(const char *a, const char *b) {
   while (*a || *b) {

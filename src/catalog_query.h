@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "preflight/catalog.h"
 
@@ -64,7 +65,6 @@ const char *pf__f_schema(const pf_manifest_t *m, const pf_item_t *it);
 const char *pf__f_name(const pf_manifest_t *m, const pf_item_t *it);
 const char *pf__f_tschema(const pf_manifest_t *m, const pf_item_t *it);
 const char *pf__f_table(const pf_manifest_t *m, const pf_item_t *it);
-const char *pf__f_type(const pf_manifest_t *m, const pf_item_t *it);
 
 /* Collects the items of `kinds` into parameter arrays (indexes, then one text array per field),
  * writes "unnest($a::int[], $b::text[], ...)" into `unnest`, and returns the item count (0: no
@@ -76,10 +76,6 @@ void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int
                        const char *cols, const char *alias, const char *joins);
 /* Adds a parsed type name's three parts (schema, typname, dims) to three arrays. */
 void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text);
-/* Appends the type arrays of the items of `kinds` to an unnest(...) written by pf__collect; their
- * parameter numbers go to n when not NULL. */
-void pf__collect_type(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds,
-                      const char *(*text)(const pf_manifest_t *m, const pf_item_t *it), pf_buf_t *unnest, int *n);
 /* A subquery (s, n, d, oid, canon) resolving each distinct type of the arrays $n[0..2] once. */
 void pf__resolved_types(pf_buf_t *sql, const int n[3]);
 /* Reserves the four argument arrays of signatures; pf__args_add fills them per item. */
@@ -87,6 +83,53 @@ void pf__args_arrays(pf__qb_t *qb, int n[4], pf__args_ctx_t *c);
 void pf__args_add(pf__args_ctx_t *c, size_t item, const char *args);
 /* A subquery (i, types, ok): per item, its argument type OIDs in order and whether all resolved. */
 void pf__args_grouped(pf_buf_t *sql, const int n[4]);
+/* A set of distinct keys made of a few optional strings, numbered 1, 2, ... in the order they
+ * first appear, with a hash table so that 30,000 items cost 30,000 lookups, not a sort. */
+typedef struct {
+  char **keys;          /* keys[k - 1]: the encoded key numbered k */
+  size_t *lens;
+  size_t n, cap;
+  uint32_t *slots;      /* 0: empty; else a key's number */
+  size_t nslots;
+} pf__intern_t;
+
+/* Returns the number of the key made of parts[0..nparts) (NULL parts allowed), adding it when
+ * new; *added says which. */
+size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *added);
+void pf__intern_free(pf__intern_t *t);
+
+/* The distinct relations (schema, name) a kind's items name, sent once each: items carry the
+ * relation's number, and pf__relset_sql resolves every relation once, however many columns,
+ * indexes or constraints name it. */
+typedef struct {
+  pf__intern_t set;
+  pf_buf_t *s, *n;
+  int num[2];
+} pf__relset_t;
+
+void pf__relset_init(pf__qb_t *qb, pf__relset_t *rs);
+/* Returns the relation's number (1-based). */
+size_t pf__relset_add(pf__relset_t *rs, const char *schema, const char *name);
+/* Appends a subquery (k, oid): each relation of the set that exists, by its number. */
+void pf__relset_sql(pf_buf_t *sql, const pf__relset_t *rs);
+void pf__relset_free(pf__relset_t *rs);
+
+/* The same for type names: each distinct (schema, typname, dims) is sent and resolved once. */
+typedef struct {
+  pf__intern_t set;
+  pf_buf_t *s, *n, *d;
+  int num[3];
+} pf__typeset_t;
+
+void pf__typeset_init(pf__qb_t *qb, pf__typeset_t *ts);
+/* Returns the number of the type `text` names, or 0 when text is NULL, not a type name, or
+ * names another database (the judge explains those without the catalog). */
+size_t pf__typeset_add(pf__typeset_t *ts, const char *text);
+/* Appends a subquery (k, oid, canon): every type of the set by its number, its OID (NULL when
+ * it names no type) and its canonical name. */
+void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts);
+void pf__typeset_free(pf__typeset_t *ts);
+
 /* Records a mismatch with a formatted detail. */
 void pf__mismatch(pf_item_state_t *st, const char *expected, const char *found, const char *fmt, ...) PF_PRINTF(4, 5);
 

@@ -1,0 +1,85 @@
+/* The catalog query's distinct-key sets (src/catalog_query.c): relations and types are sent once
+ * each and items carry their numbers, so the numbering must be stable, dense and exact: NULL is
+ * not "", ("a", "bc") is not ("ab", "c"), and thousands of keys keep their numbers as the table
+ * grows. Also the parameter arrays the sets write. */
+#include <stdlib.h>
+
+#include "../../src/catalog_query.h"
+#include "pf_test.h"
+
+static size_t intern2(pf__intern_t *t, const char *a, const char *b, bool *added) {
+  const char *parts[2] = {a, b};
+  return pf__intern(t, parts, 2, added);
+}
+
+static void test_intern(void) {
+  pf__intern_t t = {0};
+  bool added;
+  CHECK(intern2(&t, "public", "users", &added) == 1 && added);
+  CHECK(intern2(&t, "public", "users", &added) == 1 && !added);
+  CHECK(intern2(&t, "a", "bc", &added) == 2 && added);
+  CHECK(intern2(&t, "ab", "c", &added) == 3 && added);
+  CHECK(intern2(&t, NULL, "c", &added) == 4 && added);
+  CHECK(intern2(&t, "", "c", &added) == 5 && added);
+  CHECK(intern2(&t, NULL, "c", &added) == 4 && !added);
+  /* Past the first table size: every key keeps its number through the growths. */
+  char name[32];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof(name), "t%d", i);
+    CHECK(intern2(&t, "s", name, &added) == (size_t)i + 6 && added);
+  }
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof(name), "t%d", i);
+    CHECK(intern2(&t, "s", name, &added) == (size_t)i + 6 && !added);
+  }
+  CHECK(intern2(&t, "public", "users", &added) == 1 && !added);
+  CHECK(t.n == 5005);
+  pf__intern_free(&t);
+}
+
+static void test_sets(void) {
+  pf__qb_t qb = {0};
+  pf__relset_t rels;
+  pf__typeset_t types;
+  pf__relset_init(&qb, &rels);
+  pf__typeset_init(&qb, &types);
+  CHECK(pf__relset_add(&rels, "public", "users") == 1);
+  CHECK(pf__relset_add(&rels, "auth", "users") == 2);
+  CHECK(pf__relset_add(&rels, "public", "users") == 1);
+  CHECK(pf__relset_add(&rels, "public", "we\"ird\\") == 3);
+  /* Spellings of one type share a number; arrays, schemas and other types do not. */
+  CHECK(pf__typeset_add(&types, "integer") == 1);
+  CHECK(pf__typeset_add(&types, "int4") == 1);
+  CHECK(pf__typeset_add(&types, "int") == 1);
+  CHECK(pf__typeset_add(&types, "int[]") == 2);
+  CHECK(pf__typeset_add(&types, "pg_catalog.int4") == 3);
+  CHECK(pf__typeset_add(&types, "varchar(255)") == 4);
+  CHECK(pf__typeset_add(&types, "character varying(10)") == 4);
+  /* No number for what is not a type name of this database. */
+  CHECK(pf__typeset_add(&types, NULL) == 0);
+  CHECK(pf__typeset_add(&types, "a.b.c.d") == 0);
+  CHECK(pf__typeset_add(&types, "otherdb.public.t") == 0);
+  CHECK(qb.nparams == 5);
+  for (int i = 0; i < qb.nparams; i++) pf_buf_putc(&qb.params[i], '}');
+  CHECK_STR(qb.params[0].data, "{\"public\",\"auth\",\"public\"}");
+  CHECK_STR(qb.params[1].data, "{\"users\",\"users\",\"we\\\"ird\\\\\"}");
+  CHECK_STR(qb.params[2].data, "{NULL,NULL,\"pg_catalog\",NULL}");
+  CHECK_STR(qb.params[3].data, "{\"int4\",\"int4\",\"int4\",\"varchar\"}");
+  CHECK_STR(qb.params[4].data, "{\"0\",\"1\",\"0\",\"0\"}");
+  pf_buf_t sql = {0};
+  pf__relset_sql(&sql, &rels);
+  CHECK(strstr(sql.data, "unnest($1::text[], $2::text[]) WITH ORDINALITY") != NULL);
+  pf_buf_free(&sql);
+  pf__typeset_sql(&sql, &types);
+  CHECK(strstr(sql.data, "unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY") != NULL);
+  pf_buf_free(&sql);
+  pf__relset_free(&rels);
+  pf__typeset_free(&types);
+  for (int i = 0; i < qb.nparams; i++) pf_buf_free(&qb.params[i]);
+}
+
+int main(void) {
+  test_intern();
+  test_sets();
+  PF_TEST_DONE();
+}
