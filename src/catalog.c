@@ -118,9 +118,9 @@ static int pf__catalog_failed(pf_db_t *db, const pf_manifest_t *m, bool in_txn, 
 /* Runs the catalog query and every check in ONE round trip (libpq pipeline mode), each check as
  * its own single extended-protocol statement, so a check can be neither several statements nor
  * anything but what it says, and read-only in every phase:
- *   outside a transaction: BEGIN READ ONLY; SET LOCAL statement_timeout; catalog; SAVEPOINT |
- *     per check: ROLLBACK TO SAVEPOINT; check | ROLLBACK
- *   inside the fallback's:  catalog; SAVEPOINT |
+ *   outside a transaction: BEGIN READ ONLY; set_config(statement_timeout, jit); catalog;
+ *     SAVEPOINT | per check: ROLLBACK TO SAVEPOINT; check | ROLLBACK
+ *   inside the fallback's:  set_config(jit); catalog; SAVEPOINT |
  *     per check: ROLLBACK TO SAVEPOINT; SET TRANSACTION READ ONLY; SET LOCAL statement_timeout;
  *     check | ROLLBACK TO SAVEPOINT; RELEASE SAVEPOINT
  * where | is a synchronisation point: a failing check aborts only its own segment, and rolling
@@ -136,18 +136,26 @@ static int pf__verify_pipeline(pf_db_t *db, const pf_manifest_t *m, bool in_txn,
     pf_buf_putc(&qb->params[i], '}');
     params[i] = qb->params[i].data;
   }
-  char set_timeout[96];
+  char set_timeout[96], settings[192];
   snprintf(set_timeout, sizeof(set_timeout), "SET LOCAL statement_timeout = '%lldms'",
            (long long)m->db_statement_timeout_ms);
   bool bounded = m->db_statement_timeout_ms > 0;
+  /* The catalog query's settings, in the one statement that sets its bound: no JIT. A large
+   * manifest's plan costs more than jit_above_cost, and compiling it took longer than running
+   * it (at 32,000 items, 120-330 ms and 20 MB more). Inside the fallback's transaction the
+   * setting lasts until it ends, which is harmless; its statement_timeout is the fallback's. */
+  if (bounded && !in_txn)
+    snprintf(settings, sizeof(settings),
+             "SELECT pg_catalog.set_config('statement_timeout', '%lldms', true), pg_catalog.set_config('jit', 'off', true)",
+             (long long)m->db_statement_timeout_ms);
+  else
+    snprintf(settings, sizeof(settings), "SELECT pg_catalog.set_config('jit', 'off', true)");
   pf_db_stmt_t *st = NULL;
   size_t n = 0, cap = 0, at_catalog = SIZE_MAX;
   char **bodies = pf_xcalloc(nchecks ? nchecks : 1, sizeof(*bodies));
   size_t *at_check = pf_xcalloc(nchecks ? nchecks : 1, sizeof(*at_check));
-  if (!in_txn) {
-    pf__push(&st, &n, &cap, "BEGIN READ ONLY", 0, NULL, false);
-    if (bounded) pf__push(&st, &n, &cap, set_timeout, 0, NULL, false);
-  }
+  if (!in_txn) pf__push(&st, &n, &cap, "BEGIN READ ONLY", 0, NULL, false);
+  if (qb->branches > 0 || (!in_txn && bounded)) pf__push(&st, &n, &cap, settings, 0, NULL, false);
   if (qb->branches > 0) {
     at_catalog = n;
     pf__push(&st, &n, &cap, qb->sql.data, qb->nparams, params, false);
