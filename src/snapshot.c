@@ -95,13 +95,14 @@ static const char pf__q_sequences[] =
 
 /* Tables with their columns, one row per column (a table without columns has one row of NULLs).
  * Foreign tables come too, only to be named in a comment. %s: the generated-column expression,
- * which PostgreSQL 11 lacks. */
+ * which PostgreSQL 11 lacks. A default cannot refer to a column, so pg_get_expr is given no
+ * relation (0): given one, it opens every table to name its columns. */
 static const char pf__q_tables[] =
     "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity::text, a.attname::text,\n"
     "  pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
     "  (a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn WHERE nn.conrelid = a.attrelid\n"
     "     AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated))::text,\n"
-    "  CASE WHEN %s = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END, a.attidentity::text, %s\n"
+    "  CASE WHEN %s = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END, a.attidentity::text, %s\n"
     "FROM pg_catalog.pg_class c\n"
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
     "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped\n"
