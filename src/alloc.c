@@ -1,0 +1,253 @@
+/* The static build's malloc: size-class free lists over big, huge-page-backed chunks.
+ *
+ * Why preflight has one. The static binary is the one people ship, and musl's allocator
+ * (mallocng) is built for compactness, not for churn: parsing a 32,000-item manifest makes
+ * ~740,000 malloc/free pairs inside libyaml alone, and at that size the static build spent ~90 ms
+ * more than the glibc build, most of it in mallocng's slot bookkeeping and in first touches of
+ * fresh 4 KiB pages (each ~12 us on the virtual machines CI uses). A process that lives for a
+ * fraction of a second and then execs needs neither returned memory nor fragmentation control:
+ * blocks of one size class are reused last-in first-out, and new ones are carved from 4 MiB
+ * chunks that ask the kernel for transparent huge pages (madvise; without THP nothing changes).
+ *
+ * Compiled into the static binary only (PF_OWN_MALLOC, default on with PF_STATIC), never into
+ * sanitizer or valgrind builds, whose tools replace malloc themselves. musl 1.2 supports replacing
+ * malloc in a static link: its own internal allocations go to __libc_malloc, which stays
+ * mallocng, and are freed there. Every entry point that can hand out or take back memory is
+ * defined here, so no block ever reaches the wrong allocator.
+ *
+ * Layout: every block is preceded by a 16-byte header (capacity, class, offset from its mapping,
+ * a magic that free() checks, so a wild or double-handled pointer aborts instead of corrupting
+ * the lists). Classes are 16-byte steps up to 1 KiB, then powers of two up to 256 KiB; larger
+ * blocks are their own mmap, grown by mremap. One spin lock guards it all: preflight's only
+ * other threads are libuv's, which rarely allocate. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PF__A_SMALL_STEP 16
+#define PF__A_SMALL_MAX 1024                     /* classes 0..63: 16, 32, ..., 1024 */
+#define PF__A_NCLASSES (64 + 8)                  /* then 2 KiB, 4 KiB, ..., 256 KiB */
+#define PF__A_CLASS_MAX ((size_t)256 << 10)
+#define PF__A_CHUNK ((size_t)4 << 20)
+#define PF__A_HUGE ((size_t)2 << 20)
+#define PF__A_LARGE 0xffffu
+#define PF__A_MAGIC 0x5046u
+
+typedef struct {
+  size_t size;     /* usable bytes after the header */
+  uint32_t off;    /* large blocks: bytes from the mapping's start to the header */
+  uint16_t cls;    /* size class, or PF__A_LARGE */
+  uint16_t magic;
+} pf__ahdr_t;
+
+_Static_assert(sizeof(pf__ahdr_t) == 16, "the header keeps blocks 16-byte aligned");
+
+typedef struct pf__afree {
+  struct pf__afree *next;
+} pf__afree_t;
+
+static pf__afree_t *pf__a_free[PF__A_NCLASSES];
+static char *pf__a_bump, *pf__a_end;
+static volatile char pf__a_lock;
+
+static void pf__a_acquire(void) {
+  while (__atomic_test_and_set(&pf__a_lock, __ATOMIC_ACQUIRE)) sched_yield();
+}
+
+static void pf__a_release(void) { __atomic_clear(&pf__a_lock, __ATOMIC_RELEASE); }
+
+/* fork() in one thread while another holds the lock would leave the child locked out. */
+static void pf__a_child(void) { __atomic_clear(&pf__a_lock, __ATOMIC_RELEASE); }
+
+__attribute__((constructor)) static void pf__a_init(void) {
+  pthread_atfork(pf__a_acquire, pf__a_release, pf__a_child);
+}
+
+static unsigned pf__a_class(size_t n) {
+  if (n <= PF__A_SMALL_MAX) return n == 0 ? 0 : (unsigned)((n - 1) / PF__A_SMALL_STEP);
+  unsigned c = 64;
+  for (size_t cap = 2048; cap < n; cap <<= 1) c++;
+  return c;
+}
+
+static size_t pf__a_capacity(unsigned c) {
+  return c < 64 ? (size_t)(c + 1) * PF__A_SMALL_STEP : (size_t)2048 << (c - 64);
+}
+
+/* Maps len bytes (a multiple of the page size) or returns NULL. Past 2 MiB it asks for huge
+ * pages: one fault instead of 512. */
+static void *pf__a_map(size_t len) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  if (len >= PF__A_HUGE) madvise(p, len, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+/* A new chunk, 2 MiB-aligned so that its huge pages are whole. The rest of the old one (less
+ * than the largest class) is left unused. Called with the lock held. */
+static int pf__a_grow(void) {
+  char *p = pf__a_map(PF__A_CHUNK + PF__A_HUGE);
+  if (p == NULL) return -1;
+  char *start = (char *)(((uintptr_t)p + PF__A_HUGE - 1) & ~(uintptr_t)(PF__A_HUGE - 1));
+  if (start > p) munmap(p, (size_t)(start - p));
+  char *end = start + PF__A_CHUNK;
+  size_t tail = (size_t)(p + PF__A_CHUNK + PF__A_HUGE - end);
+  if (tail) munmap(end, tail);
+  pf__a_bump = start;
+  pf__a_end = end;
+  return 0;
+}
+
+static size_t pf__a_page(void) {
+  static size_t page;
+  if (page == 0) {
+    long v = sysconf(_SC_PAGESIZE);
+    page = v > 0 ? (size_t)v : 4096;
+  }
+  return page;
+}
+
+/* A block of its own mapping, with its payload aligned to `align` (16 or more). */
+static void *pf__a_large(size_t n, size_t align) {
+  size_t page = pf__a_page();
+  if (n > SIZE_MAX - align - sizeof(pf__ahdr_t) - page) return NULL;
+  size_t len = (n + align + sizeof(pf__ahdr_t) + page - 1) & ~(page - 1);
+  char *base = pf__a_map(len);
+  if (base == NULL) return NULL;
+  char *p = (char *)(((uintptr_t)base + sizeof(pf__ahdr_t) + align - 1) & ~(uintptr_t)(align - 1));
+  pf__ahdr_t *h = (pf__ahdr_t *)p - 1;
+  h->size = (size_t)(base + len - p);
+  h->off = (uint32_t)((char *)h - base);
+  h->cls = PF__A_LARGE;
+  h->magic = PF__A_MAGIC;
+  return p;
+}
+
+/* The header of a block. Computed on the address: the compiler knows malloc's result as an
+ * object of n bytes and would flag the bytes before it. */
+static pf__ahdr_t *pf__a_header(void *p) {
+  pf__ahdr_t *h = (pf__ahdr_t *)((uintptr_t)p - sizeof(pf__ahdr_t));
+  if (h->magic != PF__A_MAGIC || (h->cls != PF__A_LARGE && h->cls >= PF__A_NCLASSES)) abort();
+  return h;
+}
+
+void *malloc(size_t n) {
+  if (n > PF__A_CLASS_MAX) {
+    void *p = pf__a_large(n, 16);
+    if (p == NULL) errno = ENOMEM;
+    return p;
+  }
+  unsigned c = pf__a_class(n);
+  pf__a_acquire();
+  pf__afree_t *b = pf__a_free[c];
+  if (b != NULL) {
+    pf__a_free[c] = b->next;
+    pf__a_release();
+    return b;
+  }
+  size_t need = sizeof(pf__ahdr_t) + pf__a_capacity(c);
+  if ((size_t)(pf__a_end - pf__a_bump) < need && pf__a_grow() != 0) {
+    pf__a_release();
+    errno = ENOMEM;
+    return NULL;
+  }
+  pf__ahdr_t *h = (pf__ahdr_t *)pf__a_bump;
+  pf__a_bump += need;
+  pf__a_release();
+  h->size = pf__a_capacity(c);
+  h->off = 0;
+  h->cls = (uint16_t)c;
+  h->magic = PF__A_MAGIC;
+  return h + 1;
+}
+
+void free(void *p) {
+  if (p == NULL) return;
+  pf__ahdr_t *h = pf__a_header(p);
+  if (h->cls == PF__A_LARGE) {
+    munmap((char *)h - h->off, h->off + sizeof(*h) + h->size);
+    return;
+  }
+  pf__afree_t *b = p;
+  pf__a_acquire();
+  b->next = pf__a_free[h->cls];
+  pf__a_free[h->cls] = b;
+  pf__a_release();
+}
+
+void *calloc(size_t m, size_t n) {
+  if (n != 0 && m > SIZE_MAX / n) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t len = m * n;
+  void *p = malloc(len);
+  /* A large block is a fresh mapping: already zero. */
+  if (p != NULL && pf__a_header(p)->cls != PF__A_LARGE) memset(p, 0, len);
+  return p;
+}
+
+void *realloc(void *p, size_t n) {
+  if (p == NULL) return malloc(n);
+  pf__ahdr_t *h = pf__a_header(p);
+  if (n <= h->size && (h->cls != PF__A_LARGE || n > PF__A_CLASS_MAX)) return p;
+  if (h->cls == PF__A_LARGE && h->off == 0 && n > PF__A_CLASS_MAX) {
+    /* Grow (or shrink) the mapping in place or move it without copying. */
+    size_t page = pf__a_page();
+    if (n > SIZE_MAX - sizeof(*h) - page) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    size_t old = sizeof(*h) + h->size, len = (n + sizeof(*h) + page - 1) & ~(page - 1);
+    char *base = mremap(h, old, len, MREMAP_MAYMOVE);
+    if (base == MAP_FAILED) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    h = (pf__ahdr_t *)base;
+    h->size = len - sizeof(*h);
+    return h + 1;
+  }
+  void *q = malloc(n);
+  if (q == NULL) return NULL;
+  memcpy(q, p, n < h->size ? n : h->size);
+  free(p);
+  return q;
+}
+
+void *aligned_alloc(size_t align, size_t n) {
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (align <= 16) return malloc(n);
+  void *p = pf__a_large(n, align);
+  if (p == NULL) errno = ENOMEM;
+  return p;
+}
+
+int posix_memalign(void **out, size_t align, size_t n) {
+  if (align < sizeof(void *) || (align & (align - 1)) != 0) return EINVAL;
+  void *p = aligned_alloc(align, n);
+  if (p == NULL) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+void *memalign(size_t align, size_t n) { return aligned_alloc(align, n); }
+
+void *valloc(size_t n) { return aligned_alloc(pf__a_page(), n); }
+
+void *pvalloc(size_t n) {
+  size_t page = pf__a_page();
+  return aligned_alloc(page, (n + page - 1) & ~(page - 1));
+}
+
+size_t malloc_usable_size(void *p) { return p == NULL ? 0 : pf__a_header(p)->size; }
