@@ -15,7 +15,9 @@
 #   shell        the seed-style entrypoint: one psql per object (past BENCH_SHELL_SAMPLE objects,
 #                default 1,000, that many are timed and the total extrapolated, unless BENCH_FULL=1)
 # plus the peak RSS of both preflight builds, the statements the server logs for one check, the
-# snapshot time, and the detection latency: from the server's "ready to accept connections" log
+# pages the server's backend touches for one check (against the floor's: on the virtual machines
+# CI uses a first touch of a page costs ~12 us, and a fresh backend's catalog caches are most of
+# the query's cost), the snapshot time, and the detection latency: from the server's "ready to accept connections" log
 # line to the application's exec (5 trials, preflight started before the server).
 #
 # Writes scripts/bench-results/results.txt, results.dat and bench.png (cost versus size, gnuplot). Asserts
@@ -147,6 +149,16 @@ statements() {  # statements BIN DB: statements the server logs for one check
   echo $((after - before))
 }
 
+backend_faults() {  # backend_faults COMMAND...: minor page faults of the backend that served it
+  # log_statement_stats logs getrusage per statement; the bracketed figure is the backend's
+  # total since it started, so the largest one covers the whole session, start-up included.
+  local before
+  before=$(stat -c %s "$PGTMP_LOG")
+  PGOPTIONS="-c log_statement_stats=on" "$@" >/dev/null
+  sleep 0.3
+  tail -c +"$((before + 1))" "$PGTMP_LOG" | sed -n 's/.*\[[0-9]*\/\([0-9]*\)\] page faults\/reclaims.*/\1/p' | sort -n | tail -n 1
+}
+
 for s in "${SIZES[@]}"; do
   n=$(cat "$W/$s.count")
   say "measuring ${LABEL[$s]} ($n items)"
@@ -165,6 +177,8 @@ for s in "${SIZES[@]}"; do
   rss "$DYN" check -q -d "$URL/$s" -f "$W/$s.yaml" >"$W/$s.dyn.rss"
   rss "$STA" check -q -d "$URL/$s" -f "$W/$s.yaml" >"$W/$s.sta.rss"
   statements "$DYN" "$s" >"$W/$s.stmts"
+  backend_faults "$W/floor" "$URL/$s" >"$W/$s.floor.bf"
+  backend_faults "$DYN" check -q -d "$URL/$s" -f "$W/$s.yaml" >"$W/$s.dyn.bf"
 done
 SNAP=${SIZES[-1]}
 say "snapshot of $SNAP"
@@ -226,6 +240,10 @@ lines.append("(x: dynamic and static against the floor; pgTAP and shell against 
 for s, label in sizes:
     if text(s + ".shell.note"):
         lines.append("shell at %s: %s" % (label, text(s + ".shell.note")))
+for s, label in sizes:
+    if text(s + ".dyn.bf"):
+        lines.append("server side at %s: the backend of one check touched %s fresh pages (minor faults), the floor's %s" % (
+            label, text(s + ".dyn.bf"), text(s + ".floor.bf")))
 lines.append("snapshot of the %s database: dynamic %.1f ms, static %.1f ms, RSS %.1f MB" % (
     dict(sizes)[text("snap.size")], ms("snap.dyn"), ms("snap.sta"), int(text("snap.dyn.rss")) / 1024))
 for b, name in (("dyn", "dynamic"), ("sta", "static")):
