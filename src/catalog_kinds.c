@@ -63,16 +63,14 @@ static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t 
  * (attnum <= 0) never count. A manifest names a handful of distinct types for thousands of
  * columns: each distinct type is resolved once, then joined back. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == PF_KIND_COLUMN;
-  if (count == 0) return;
+  if (pf__count_kind(m, PF_KIND_COLUMN) == 0) return;
   /* Per column: its index, its relation's number, its name, whether a default is declared and
    * its type's number; relations and types are sent once each (pf__relset_t, pf__typeset_t).
    * Every array the server parses and every row it hashes costs memory in a backend that has
    * none yet, and on these machines fresh memory is most of the query's time. */
   int n[5];
   pf_buf_t *a[5];
-  for (int k = 0; k < 5; k++) a[k] = pf__qb_array(qb, &n[k]);
+  pf__qb_arrays(qb, 5, a, n);
   pf__relset_t rels;
   pf__typeset_t types;
   pf__relset_init(qb, &rels);
@@ -84,9 +82,7 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
     pf__array_int(a[1], pf__relset_add(&rels, it->table_schema, it->table));
     pf_catalog_array_add(a[2], it->name);
     pf_catalog_array_add(a[3], it->default_expr ? "t" : "f");
-    size_t ty = pf__typeset_add(&types, it->type);
-    if (ty) pf__array_int(a[4], ty);
-    else pf_catalog_array_add(a[4], NULL);
+    pf__array_ref(a[4], pf__typeset_add(&types, it->type));
   }
   pf__qb_branch(qb);
   /* A default cannot refer to a column, so pg_get_expr needs no relation for it (0); given
@@ -126,9 +122,7 @@ typedef struct {
 static void pf__fargs_add(void *ctx, const char *arg) {
   pf__fargs_ctx_t *c = ctx;
   pf__array_int(c->ai, c->item);
-  size_t y = pf__typeset_add(c->types, arg);
-  if (y) pf__array_int(c->ay, y);
-  else pf_catalog_array_add(c->ay, NULL);
+  pf__array_ref(c->ay, pf__typeset_add(c->types, arg));
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
@@ -136,14 +130,12 @@ static void pf__fargs_add(void *ctx, const char *arg) {
  * and a type that does not exist (yet: a fallback may create it) makes the function missing
  * instead of failing the query. */
 static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
-  size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == PF_KIND_FUNCTION;
-  if (count == 0) return;
+  if (pf__count_kind(m, PF_KIND_FUNCTION) == 0) return;
   /* Per function: index, schema, name, setof, the result type's number; per argument: the
    * function's index and the type's number, in order. Types are sent and resolved once each. */
   int n[7];
   pf_buf_t *a[7];
-  for (int k = 0; k < 7; k++) a[k] = pf__qb_array(qb, &n[k]);
+  pf__qb_arrays(qb, 7, a, n);
   pf__typeset_t types;
   pf__typeset_init(qb, &types);
   for (size_t i = 0; i < m->nitems; i++) {
@@ -153,9 +145,7 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
     pf_catalog_array_add(a[1], it->schema);
     pf_catalog_array_add(a[2], it->name);
     pf_catalog_array_add(a[3], pf__f_returns_setof(m, it));
-    size_t ry = pf__typeset_add(&types, pf__f_returns_type(m, it));
-    if (ry) pf__array_int(a[4], ry);
-    else pf_catalog_array_add(a[4], NULL);
+    pf__array_ref(a[4], pf__typeset_add(&types, pf__f_returns_type(m, it)));
     pf__fargs_ctx_t c = {a[5], a[6], &types, i};
     pf_typename_split_args(it->args, pf__fargs_add, &c);
   }
@@ -475,13 +465,10 @@ static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
  * and resolved once (rel: k, oid), however many items name it. */
 static void pf__on_table_branch(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, pf__field_fn extra,
                                 const char *cols, const char *joins) {
-  size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == kind;
-  if (count == 0) return;
+  if (pf__count_kind(m, kind) == 0) return;
   int n[4];
   pf_buf_t *a[4];
-  int na = extra ? 4 : 3;
-  for (int k = 0; k < na; k++) a[k] = pf__qb_array(qb, &n[k]);
+  pf__qb_arrays(qb, extra ? 4 : 3, a, n);
   pf__relset_t rels;
   pf__relset_init(qb, &rels);
   for (size_t i = 0; i < m->nitems; i++) {

@@ -53,6 +53,21 @@ void pf__array_int(pf_buf_t *arr, size_t v) {
   pf_buf_append(arr, tmp + n, sizeof(tmp) - n);
 }
 
+void pf__array_ref(pf_buf_t *arr, size_t k) {
+  if (k) pf__array_int(arr, k);
+  else pf_catalog_array_add(arr, NULL);
+}
+
+void pf__qb_arrays(pf__qb_t *qb, int count, pf_buf_t **a, int *n) {
+  for (int k = 0; k < count; k++) a[k] = pf__qb_array(qb, &n[k]);
+}
+
+size_t pf__count_kind(const pf_manifest_t *m, pf_kind_t kind) {
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == kind;
+  return count;
+}
+
 /* Starts a new UNION ALL branch. */
 void pf__qb_branch(pf__qb_t *qb) {
   if (qb->branches++ > 0) pf_buf_puts(&qb->sql, "\nUNION ALL\n");

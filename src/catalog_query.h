@@ -29,6 +29,12 @@ pf_buf_t *pf__qb_array(pf__qb_t *qb, int *n);
 void pf__qb_branch(pf__qb_t *qb);
 /* Appends an int element to an array literal. */
 void pf__array_int(pf_buf_t *arr, size_t v);
+/* Appends a set member's number, or NULL for 0 (no member). */
+void pf__array_ref(pf_buf_t *arr, size_t k);
+/* Reserves `count` consecutive array parameters: their buffers into a, their numbers into n. */
+void pf__qb_arrays(pf__qb_t *qb, int count, pf_buf_t **a, int *n);
+/* How many items are of `kind`. */
+size_t pf__count_kind(const pf_manifest_t *m, pf_kind_t kind);
 /* Appends "s" with identifier quoting. */
 void pf__quote_ident(pf_buf_t *b, const char *s);
 
