@@ -111,20 +111,6 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
   pf__typeset_free(&types);
 }
 
-/* Adds one argument of a signature: the function's index and the type's number (NULL when
- * it is not a type name: the function cannot match). */
-typedef struct {
-  pf_buf_t *ai, *ay;
-  pf__typeset_t *types;
-  size_t item;
-} pf__fargs_ctx_t;
-
-static void pf__fargs_add(void *ctx, const char *arg) {
-  pf__fargs_ctx_t *c = ctx;
-  pf__array_int(c->ai, c->item);
-  pf__array_ref(c->ay, pf__typeset_add(c->types, arg));
-}
-
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
  * and result types are resolved through pg_type by name (PF__TYPE_OID), so int = int4 = integer,
  * and a type that does not exist (yet: a fallback may create it) makes the function missing
@@ -133,11 +119,13 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
   if (pf__count_kind(m, PF_KIND_FUNCTION) == 0) return;
   /* Per function: index, schema, name, setof, the result type's number; per argument: the
    * function's index and the type's number, in order. Types are sent and resolved once each. */
-  int n[7];
-  pf_buf_t *a[7];
-  pf__qb_arrays(qb, 7, a, n);
+  int n[5];
+  pf_buf_t *a[5];
+  pf__qb_arrays(qb, 5, a, n);
   pf__typeset_t types;
   pf__typeset_init(qb, &types);
+  pf__args_t args;
+  pf__args_init(qb, &args, &types);
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_FUNCTION) continue;
@@ -146,8 +134,7 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
     pf_catalog_array_add(a[2], it->name);
     pf_catalog_array_add(a[3], pf__f_returns_setof(m, it));
     pf__array_ref(a[4], pf__typeset_add(&types, pf__f_returns_type(m, it)));
-    pf__fargs_ctx_t c = {a[5], a[6], &types, i};
-    pf_typename_split_args(it->args, pf__fargs_add, &c);
+    pf__args_add(&args, i, it->args);
   }
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql,
@@ -156,12 +143,10 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
                 "  p.prokind::text, p.prosecdef::text, NULL::text, NULL::text\n"
                 "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[], $%d::int[]) AS t(i, s, n, rs, ry)\n"
                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN (SELECT a.i, array_agg(at.oid ORDER BY a.o) AS types, bool_and(at.oid IS NOT NULL) AS ok\n"
-                "   FROM unnest($%d::int[], $%d::int[]) WITH ORDINALITY AS a(i, y, o)\n"
-                "   LEFT JOIN ",
-                n[0], n[1], n[2], n[3], n[4], n[5], n[6]);
-  pf__typeset_sql(&qb->sql, &types);
-  pf_buf_puts(&qb->sql, " at ON at.k = a.y\n   GROUP BY a.i) args ON args.i = t.i\nLEFT JOIN ");
+                "LEFT JOIN ",
+                n[0], n[1], n[2], n[3], n[4]);
+  pf__args_sql(&qb->sql, &args);
+  pf_buf_puts(&qb->sql, " args ON args.i = t.i\nLEFT JOIN ");
   pf__typeset_sql(&qb->sql, &types);
   pf_buf_puts(&qb->sql,
               " rr ON rr.k = t.ry\n"
@@ -580,17 +565,19 @@ static void pf__grant_target(const pf_manifest_t *m, const pf_item_t *it, char *
  * input. A privilege that does not apply is listed in its own column, reported on the grant. */
 static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
   pf_buf_t *a[6] = {NULL};
-  int n[6], na[4];
-  pf__args_ctx_t ctx;
+  int n[6];
+  pf__typeset_t types;
+  pf__args_t args;
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_GRANT) continue;
     if (a[0] == NULL) {
-      for (int k = 0; k < 6; k++) a[k] = pf__qb_array(qb, &n[k]);
-      pf__args_arrays(qb, na, &ctx);
+      pf__qb_arrays(qb, 6, a, n);
+      pf__typeset_init(qb, &types);
+      pf__args_init(qb, &args, &types);
     }
-    char *type, *schema, *name, *args;
-    pf__grant_target(m, it, &type, &schema, &name, &args);
+    char *type, *schema, *name, *fargs;
+    pf__grant_target(m, it, &type, &schema, &name, &fargs);
     for (size_t p = 0; p < it->nvalues; p++) {
       pf__array_int(a[0], i);
       pf_catalog_array_add(a[1], it->role);
@@ -599,8 +586,8 @@ static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
       pf_catalog_array_add(a[4], name);
       pf_catalog_array_add(a[5], it->values[p]);
     }
-    if (args) pf__args_add(&ctx, i, args);
-    free(type), free(schema), free(name), free(args);
+    if (fargs) pf__args_add(&args, i, fargs);
+    free(type), free(schema), free(name), free(fargs);
   }
   if (a[0] == NULL) return;
   pf__qb_branch(qb);
@@ -630,7 +617,7 @@ static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
                 "        UNION ALL SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace\n"
                 "          LEFT JOIN ",
                 n[0], n[1], n[2], n[3], n[4], n[5]);
-  pf__args_grouped(&qb->sql, na);
+  pf__args_sql(&qb->sql, &args);
   pf_buf_puts(&qb->sql,
               " ga ON ga.i = t.i\n"
               "        WHERE t.ty = 'function' AND pn.nspname = t.s AND p.proname = t.n AND coalesce(ga.ok, true)\n"
@@ -638,6 +625,7 @@ static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
               "        UNION ALL SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE t.ty = 'schema' AND ns.nspname = t.n\n"
               "      ) obj ON true) g\n"
               "GROUP BY g.i");
+  pf__typeset_free(&types);
 }
 
 static void pf__judge_extension(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {

@@ -167,72 +167,6 @@ void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int
  * the query fail; a name that is not a type name (a.b.c) resolves to NULL and is reported against
  * its own item. S, N and D are SQL expressions for the schema, typname and dimensions. */
 
-/* Adds a parsed type name's three parts to three arrays (NULLs when absent or unreadable). */
-void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text) {
-  pf_typename_t t;
-  char err[160];
-  bool ok = text && pf_typename_parse(text, &t, err, sizeof(err));
-  if (ok && t.database != NULL) { /* another database: never this one's type */
-    pf_typename_free(&t);
-    ok = false;
-  }
-  if (ok) {
-    char dims[16];
-    snprintf(dims, sizeof(dims), "%d", t.dims);
-    pf_catalog_array_add(as, t.schema);
-    pf_catalog_array_add(an, t.name);
-    pf_catalog_array_add(ad, dims);
-    pf_typename_free(&t);
-  } else {
-    pf_catalog_array_add(as, NULL);
-    pf_catalog_array_add(an, NULL);
-    pf_catalog_array_add(ad, NULL);
-  }
-}
-
-/* A subquery (s, n, d, oid, canon) resolving each distinct type of the three arrays $n[0..2]
- * once; rows are joined back on (n, s, d). */
-void pf__resolved_types(pf_buf_t *sql, const int n[3]) {
-  pf_buf_printf(sql,
-                "(SELECT u.s, u.n, u.d, r.oid, pg_catalog.format_type(r.oid, NULL) AS canon\n"
-                "   FROM (SELECT DISTINCT u.s, u.n, u.d FROM unnest($%d::text[], $%d::text[], $%d::text[]) AS u(s, n, d)\n"
-                "         WHERE u.n IS NOT NULL) u\n"
-                "   CROSS JOIN LATERAL (SELECT " PF__TYPE_OID("u.s", "u.n", "u.d") " AS oid) r)",
-                n[0], n[1], n[2]);
-}
-
-
-static void pf__add_arg(void *ctx, const char *arg) {
-  pf__args_ctx_t *c = ctx;
-  pf__array_int(c->ai, c->item);
-  pf__add_typename(c->as, c->an, c->ad, arg);
-}
-
-void pf__args_arrays(pf__qb_t *qb, int n[4], pf__args_ctx_t *c) {
-  c->ai = pf__qb_array(qb, &n[0]);
-  c->as = pf__qb_array(qb, &n[1]);
-  c->an = pf__qb_array(qb, &n[2]);
-  c->ad = pf__qb_array(qb, &n[3]);
-}
-
-void pf__args_add(pf__args_ctx_t *c, size_t item, const char *args) {
-  c->item = item;
-  pf_typename_split_args(args, pf__add_arg, c);
-}
-
-/* A subquery (i, types, ok) with, per item, its argument types in order (oid[]) and whether
- * every one of them resolved; each distinct type is resolved once (pf__resolved_types). An item
- * without arguments has no row. */
-void pf__args_grouped(pf_buf_t *sql, const int n[4]) {
-  pf_buf_printf(sql,
-                "(SELECT a.i, array_agg(rt.oid::oid ORDER BY a.o) AS types, bool_and(rt.oid IS NOT NULL) AS ok\n"
-                "   FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::text[]) WITH ORDINALITY AS a(i, s, n, d, o)\n"
-                "   LEFT JOIN ",
-                n[0], n[1], n[2], n[3]);
-  pf__resolved_types(sql, n + 1);
-  pf_buf_puts(sql, " rt ON rt.n = a.n AND rt.s IS NOT DISTINCT FROM a.s AND rt.d = a.d\n   GROUP BY a.i)");
-}
-
 /* ---- distinct keys ---------------------------------------------------------------------- */
 
 /* FNV-1a: keys are short and few; nothing here needs more. */
@@ -364,6 +298,33 @@ void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts) {
 }
 
 void pf__typeset_free(pf__typeset_t *ts) { pf__intern_free(&ts->set); }
+
+void pf__args_init(pf__qb_t *qb, pf__args_t *a, pf__typeset_t *types) {
+  a->ai = pf__qb_array(qb, &a->num[0]);
+  a->ay = pf__qb_array(qb, &a->num[1]);
+  a->types = types;
+}
+
+static void pf__args_one(void *ctx, const char *arg) {
+  pf__args_t *a = ctx;
+  pf__array_int(a->ai, a->item);
+  pf__array_ref(a->ay, pf__typeset_add(a->types, arg));
+}
+
+void pf__args_add(pf__args_t *a, size_t item, const char *args) {
+  a->item = item;
+  pf_typename_split_args(args, pf__args_one, a);
+}
+
+void pf__args_sql(pf_buf_t *sql, const pf__args_t *a) {
+  pf_buf_printf(sql,
+                "(SELECT a.i, array_agg(at.oid ORDER BY a.o) AS types, bool_and(at.oid IS NOT NULL) AS ok\n"
+                "   FROM unnest($%d::int[], $%d::int[]) WITH ORDINALITY AS a(i, y, o)\n"
+                "   LEFT JOIN ",
+                a->num[0], a->num[1]);
+  pf__typeset_sql(sql, a->types);
+  pf_buf_puts(sql, " at ON at.k = a.y\n   GROUP BY a.i)");
+}
 
 int pf_catalog_version_cmp(const char *a, const char *b) {
   while (*a || *b) {

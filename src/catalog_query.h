@@ -59,13 +59,6 @@ const char *pf__cell(PGresult *r, int row, int col);
 
 typedef const char *(*pf__field_fn)(const pf_manifest_t *m, const pf_item_t *it);
 
-/* The (item, schema, typname, dims) arrays of every argument of a signature, for
- * pf__args_lateral. */
-typedef struct {
-  pf_buf_t *ai, *as, *an, *ad;
-  size_t item;
-} pf__args_ctx_t;
-
 /* Field readers for pf__collect: one text per item. */
 const char *pf__f_schema(const pf_manifest_t *m, const pf_item_t *it);
 const char *pf__f_name(const pf_manifest_t *m, const pf_item_t *it);
@@ -80,15 +73,6 @@ size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfi
 /* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
 void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
                        const char *cols, const char *alias, const char *joins);
-/* Adds a parsed type name's three parts (schema, typname, dims) to three arrays. */
-void pf__add_typename(pf_buf_t *as, pf_buf_t *an, pf_buf_t *ad, const char *text);
-/* A subquery (s, n, d, oid, canon) resolving each distinct type of the arrays $n[0..2] once. */
-void pf__resolved_types(pf_buf_t *sql, const int n[3]);
-/* Reserves the four argument arrays of signatures; pf__args_add fills them per item. */
-void pf__args_arrays(pf__qb_t *qb, int n[4], pf__args_ctx_t *c);
-void pf__args_add(pf__args_ctx_t *c, size_t item, const char *args);
-/* A subquery (i, types, ok): per item, its argument type OIDs in order and whether all resolved. */
-void pf__args_grouped(pf_buf_t *sql, const int n[4]);
 /* A set of distinct keys made of a few optional strings, numbered 1, 2, ... in the order they
  * first appear, with a hash table so that 30,000 items cost 30,000 lookups, not a sort. */
 typedef struct {
@@ -135,6 +119,22 @@ size_t pf__typeset_add(pf__typeset_t *ts, const char *text);
  * it names no type) and its canonical name. */
 void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts);
 void pf__typeset_free(pf__typeset_t *ts);
+
+/* The arguments of signatures (functions, grants on functions): per argument the item's index
+ * and its type's number in a type set, in order. */
+typedef struct {
+  pf_buf_t *ai, *ay;
+  int num[2];
+  pf__typeset_t *types;
+  size_t item;
+} pf__args_t;
+
+void pf__args_init(pf__qb_t *qb, pf__args_t *a, pf__typeset_t *types);
+/* Adds the arguments of item `item`'s signature ("integer, text"). */
+void pf__args_add(pf__args_t *a, size_t item, const char *args);
+/* Appends a subquery (i, types, ok): per item, its argument type OIDs in order and whether every
+ * one resolved. An item without arguments has no row. */
+void pf__args_sql(pf_buf_t *sql, const pf__args_t *a);
 
 /* Records a mismatch with a formatted detail. */
 void pf__mismatch(pf_item_state_t *st, const char *expected, const char *found, const char *fmt, ...) PF_PRINTF(4, 5);

@@ -55,6 +55,28 @@ def test_maintain_privilege_is_reported_against_its_grant(db, preflight, manifes
         assert "17" in bad[0]["detail"], bad[0]
 
 
+def test_grant_on_a_function_is_found_by_its_argument_types(db, preflight, manifest):
+    """A grant on a function names it by signature; argument types are resolved as the functions
+    branch resolves them (int = int4 = integer, arrays, a type that does not exist), and only the
+    grants whose function or privilege is missing are reported."""
+    db.sql("CREATE FUNCTION f(integer, text[]) RETURNS int LANGUAGE sql AS 'SELECT 1';"
+           "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+           "REVOKE EXECUTE ON FUNCTION f(integer, text[]), g() FROM PUBLIC;"
+           "GRANT EXECUTE ON FUNCTION f(integer, text[]), g() TO app")
+    r, rep = run_check(preflight, manifest, db.url, """
+        version: 1
+        grants:
+          - {role: app, privileges: [EXECUTE], on: "function public.f(int4, text[])"}
+          - {role: app, privileges: [EXECUTE], on: "function f(integer, _text)"}
+          - {role: app, privileges: [EXECUTE], on: "function g()"}
+          - {role: app, privileges: [EXECUTE], on: "function f(integer, text)"}
+          - {role: app, privileges: [EXECUTE], on: "function f(integer, no_such_type[])"}
+        """)
+    assert r.code == 65, r
+    grants = [i for i in rep["items"] if i["kind"] == "grant"]
+    assert [i["status"] for i in grants] == ["present", "present", "present", "missing", "missing"], rep
+
+
 def test_cross_database_type_is_reported_against_its_column(db, preflight, manifest):
     db.sql("CREATE TABLE t (a int, b text)")
     r, rep = run_check(preflight, manifest, db.url, """
