@@ -29,6 +29,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "preflight/util.h"
+
 #define PF__A_SMALL_STEP 16
 #define PF__A_SMALL_MAX 1024                     /* classes 0..63: 16, 32, ..., 1024 */
 #define PF__A_NCLASSES (64 + 8)                  /* then 2 KiB, 4 KiB, ..., 256 KiB */
@@ -80,18 +82,18 @@ static size_t pf__a_capacity(unsigned c) {
   return c < 64 ? (size_t)(c + 1) * PF__A_SMALL_STEP : (size_t)2048 << (c - 64);
 }
 
-/* Maps len bytes (a multiple of the page size) or returns NULL. With `huge` and past 2 MiB it
+/* Maps a large block's len bytes (a multiple of the page size) or returns NULL. Past 2 MiB it
  * asks for huge pages: one fault instead of 512. */
-static void *pf__a_map(size_t len, int huge) {
+static void *pf__a_map(size_t len) {
   void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
-  if (huge && len >= PF__A_HUGE) madvise(p, len, MADV_HUGEPAGE);
+  if (len >= PF__A_HUGE) madvise(p, len, MADV_HUGEPAGE);
 #endif
   return p;
 }
 
-/* A new chunk, 2 MiB-aligned so that its huge pages are whole. The rest of the old one (less
+/* A new chunk, 2 MiB-aligned so that its huge pages are whole (pf_map_aligned). The rest of the old one (less
  * than the largest class) is left unused. The first chunk is 1 MiB of small pages: most runs
  * need less, and preflight may stay resident for the container's life as PID 1 (--init), where
  * a huge page would be 2 MiB held for a few hundred KiB used. Called with the lock held. */
@@ -99,15 +101,10 @@ static int pf__a_grow(void) {
   static int chunks;
   int huge = chunks++ > 0;
   size_t size = huge ? PF__A_CHUNK : PF__A_FIRST_CHUNK;
-  char *p = pf__a_map(size + PF__A_HUGE, huge);
-  if (p == NULL) return -1;
-  char *start = (char *)(((uintptr_t)p + PF__A_HUGE - 1) & ~(uintptr_t)(PF__A_HUGE - 1));
-  if (start > p) munmap(p, (size_t)(start - p));
-  char *end = start + size;
-  size_t tail = (size_t)(p + size + PF__A_HUGE - end);
-  if (tail) munmap(end, tail);
+  char *start = pf_map_aligned(size, huge);
+  if (start == NULL) return -1;
   pf__a_bump = start;
-  pf__a_end = end;
+  pf__a_end = start + size;
   return 0;
 }
 
@@ -125,7 +122,7 @@ static void *pf__a_large(size_t n, size_t align) {
   size_t page = pf__a_page();
   if (n > SIZE_MAX - align - sizeof(pf__ahdr_t) - page) return NULL;
   size_t len = (n + align + sizeof(pf__ahdr_t) + page - 1) & ~(page - 1);
-  char *base = pf__a_map(len, 1);
+  char *base = pf__a_map(len);
   if (base == NULL) return NULL;
   char *p = (char *)(((uintptr_t)base + sizeof(pf__ahdr_t) + align - 1) & ~(uintptr_t)(align - 1));
   pf__ahdr_t *h = (pf__ahdr_t *)p - 1;

@@ -45,18 +45,8 @@ pf_arena_t *pf_arena_new(size_t hint) {
 static pf__chunk_t *pf__chunk_new(size_t size) {
   if (size + sizeof(pf__chunk_t) >= PF__ARENA_HUGE / 2) {
     size_t len = (size + sizeof(pf__chunk_t) + PF__ARENA_HUGE - 1) & ~(PF__ARENA_HUGE - 1);
-    unsigned char *p = mmap(NULL, len + PF__ARENA_HUGE, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p != MAP_FAILED) {
-      /* Trim to a 2 MiB-aligned start, so that every 2 MiB of the chunk can be a huge page. */
-      uintptr_t at = ((uintptr_t)p + PF__ARENA_HUGE - 1) & ~(uintptr_t)(PF__ARENA_HUGE - 1);
-      size_t head = at - (uintptr_t)p;
-      if (head) munmap(p, head);
-      if (PF__ARENA_HUGE - head) munmap((unsigned char *)at + len, PF__ARENA_HUGE - head);
-#ifdef MADV_HUGEPAGE
-      (void)madvise((void *)at, len, MADV_HUGEPAGE);
-#endif
-      pf__chunk_t *c = (pf__chunk_t *)at;
+    pf__chunk_t *c = pf_map_aligned(len, true);
+    if (c != NULL) {
       c->size = len - sizeof(*c);
       c->mapped = len;
       return c;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,4 +195,18 @@ uint64_t pf_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void *pf_map_aligned(size_t len, bool huge) {
+  const size_t align = (size_t)2 << 20;
+  unsigned char *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  uintptr_t at = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = at - (uintptr_t)p;
+  if (head) munmap(p, head);
+  if (align - head) munmap((unsigned char *)at + len, align - head);
+#ifdef MADV_HUGEPAGE
+  if (huge) (void)madvise((void *)at, len, MADV_HUGEPAGE);
+#endif
+  return (void *)at;
 }
