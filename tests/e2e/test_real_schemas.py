@@ -35,6 +35,17 @@ def with_search_path(url: str, path: str) -> str:
     return url + "?options=" + urllib.parse.quote(f"-c search_path={path}")
 
 
+def snapshot_then_change(preflight, tmp_path, db, change):
+    """Snapshots the database and checks that the snapshot passes, then runs `change` (SQL) and
+    checks the same snapshot again. Returns the snapshot and the second check's result and report."""
+    snap = snapshot_ok(db.url)
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    assert r.code == 0, r
+    db.sql(change)
+    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    return snap, r, rep
+
+
 # ---- item 2: one item's problem stays that item's ---------------------------------------------
 
 def test_maintain_privilege_is_reported_against_its_grant(db, preflight, manifest):
@@ -100,12 +111,8 @@ def test_domain_over_an_array(db, preflight, manifest, tmp_path):
         tables: [{name: t, columns: [{name: l, type: int_list}]}]
         """)
     assert r.code == 0, r
-    snap = snapshot_ok(db.url)
+    snap, r, rep = snapshot_then_change(preflight, tmp_path, db, "DROP TABLE t; DROP DOMAIN int_list")
     assert "int_list" in snap.split("tables:")[0], snap
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
-    assert r.code == 0, r
-    db.sql("DROP TABLE t; DROP DOMAIN int_list")
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
     assert r.code == 65 and ("type", "public.int_list") in not_present(rep), rep
 
 
@@ -310,12 +317,8 @@ def test_quoted_type_names_in_signatures(db, preflight, manifest, tmp_path):
         tables: [{name: q, columns: [{name: c, type: '"comma,type"'}, {name: p, type: '"paren(type"'}]}]
         """)
     assert r.code == 0, r
-    snap = snapshot_ok(db.url)
+    snap, r, rep = snapshot_then_change(preflight, tmp_path, db, 'DROP FUNCTION g("paren(type", integer)')
     assert "comma,type" in snap.split("functions:")[1], snap
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
-    assert r.code == 0, r
-    db.sql('DROP FUNCTION g("paren(type", integer)')
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
     assert r.code == 65 and len(not_present(rep)) == 1, rep
 
 
@@ -339,23 +342,16 @@ def test_replica_and_always_triggers_are_told_apart(db, preflight, manifest, tmp
           - {name: always, table: t, enabled: always}
         """, name="b.yaml")
     assert r.code == 0, r
-    snap = snapshot_ok(db.url)
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
-    assert r.code == 0, r
-    db.sql("ALTER TABLE t ENABLE TRIGGER replica")   # back to origin: no longer what the app had
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    # Back to origin: no longer what the app had.
+    snap, r, rep = snapshot_then_change(preflight, tmp_path, db, "ALTER TABLE t ENABLE TRIGGER replica")
     assert r.code == 65 and not_present(rep) == {("trigger", "public.t.replica")}, rep
 
 
 @pytest.mark.skipif(MAJOR < 15, reason="a negative numeric scale needs PostgreSQL 15")
 def test_negative_numeric_scale_is_written_and_checked(db, preflight, tmp_path):
     db.sql("CREATE TABLE n (a numeric(3,-1), b numeric(10,2))")
-    snap = snapshot_ok(db.url)
+    snap, r, rep = snapshot_then_change(preflight, tmp_path, db, "ALTER TABLE n ALTER COLUMN a TYPE numeric(3,-2)")
     assert "numeric(3,-1)" in snap, snap
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
-    assert r.code == 0, r
-    db.sql("ALTER TABLE n ALTER COLUMN a TYPE numeric(3,-2)")
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
     assert r.code == 65 and not_present(rep) == {("column", "public.n.a")}, rep
 
 
@@ -410,11 +406,7 @@ def test_named_not_null_constraints(db, preflight, manifest, tmp_path):
         constraints: [{name: a_required, table: t, type: not_null}]
         """)
     assert r.code == 0, r
-    snap = snapshot_ok(db.url)
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
-    assert r.code == 0, r
-    db.sql("ALTER TABLE t ALTER COLUMN a DROP NOT NULL")
-    r, rep = check_text(preflight, tmp_path, db.url, snap)
+    snap, r, rep = snapshot_then_change(preflight, tmp_path, db, "ALTER TABLE t ALTER COLUMN a DROP NOT NULL")
     assert r.code == 65, rep
     assert {n for _, n in not_present(rep)} <= {"public.t.a", "public.t.a_required"}, rep
 
