@@ -151,6 +151,7 @@ static int pf__verify_pipeline(pf_db_t *db, const pf_manifest_t *m, bool in_txn,
   else
     snprintf(settings, sizeof(settings), "SELECT pg_catalog.set_config('jit', 'off', true)");
   pf_db_stmt_t *st = NULL;
+  pf_buf_t text = {0};
   size_t n = 0, cap = 0, at_catalog = SIZE_MAX;
   char **bodies = pf_xcalloc(nchecks ? nchecks : 1, sizeof(*bodies));
   size_t *at_check = pf_xcalloc(nchecks ? nchecks : 1, sizeof(*at_check));
@@ -158,7 +159,8 @@ static int pf__verify_pipeline(pf_db_t *db, const pf_manifest_t *m, bool in_txn,
   if (qb->branches > 0 || (!in_txn && bounded)) pf__push(&st, &n, &cap, settings, 0, NULL, false);
   if (qb->branches > 0) {
     at_catalog = n;
-    pf__push(&st, &n, &cap, qb->sql.data, qb->nparams, params, false);
+    pf__qb_text(qb, &text);
+    pf__push(&st, &n, &cap, text.data, qb->nparams, params, false);
   }
   if (nchecks > 0) pf__push(&st, &n, &cap, "SAVEPOINT preflight_check", 0, NULL, true);
   else if (n > 0) st[n - 1].sync_after = true;
@@ -234,6 +236,7 @@ static int pf__verify_pipeline(pf_db_t *db, const pf_manifest_t *m, bool in_txn,
   free(bodies);
   free(at_check);
   free(st);
+  pf_buf_free(&text);
   return r;
 }
 
@@ -272,8 +275,7 @@ int pf_catalog_verify(pf_db_t *db, const pf_manifest_t *m, bool in_txn, pf_verif
   for (int k = 0; k < PF_KIND__COUNT; k++)
     if (pf__kind_ops[k].branch) pf__kind_ops[k].branch(&qb, m);
   int r = pf__verify_pipeline(db, m, in_txn, &qb, v, err, errlen);
-  pf_buf_free(&qb.sql);
-  for (int i = 0; i < qb.nparams; i++) pf_buf_free(&qb.params[i]);
+  pf__qb_free(&qb);
   if (r == 0) {
     r = pf__verify_migrations(db, m, v, &v->round_trips);
     if (r == PF_EDB && pf_db_last_error(db)->timed_out)

@@ -41,14 +41,41 @@ static const char *pf__f_returns_setof(const pf_manifest_t *m, const pf_item_t *
   return setof ? "t" : "f";
 }
 
+/* A branch for the items that name a relation: their own (tables, views, sequences: `own`) or the table they live on (constraints, triggers, policies, whose name is sent as t.n).
+ * Per item its index, its relation's number in the query's relation set (rel: k, oid, relkind,
+ * relrowsecurity) and `extra` when given (as t.x); each relation is resolved once, however many
+ * items name it. Indexes, a schema's most numerous relations, keep their own lookup. */
+static void pf__rel_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, bool own, pf__field_fn extra,
+                           const char *cols, const char *joins) {
+  size_t count = 0;
+  for (size_t i = 0; i < m->nitems; i++) count += (kinds & PF__KM(m->items[i].kind)) != 0;
+  if (count == 0) return;
+  int n[4];
+  pf_buf_t *a[4];
+  int na = 2 + !own + (extra != NULL);
+  pf__qb_arrays(qb, na, a, n);
+  pf__relset_t *rels = pf__qb_rels(qb);
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (!(kinds & PF__KM(it->kind))) continue;
+    pf__array_int(a[0], i);
+    pf__array_int(a[1], own ? pf__relset_add(rels, it->schema, it->name) : pf__relset_add(rels, it->table_schema, it->table));
+    if (!own) pf_catalog_array_add(a[2], it->name);
+    if (extra) pf_catalog_array_add(a[na - 1], extra(m, it));
+  }
+  pf__qb_branch(qb);
+  pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM unnest($%d::int[], $%d::int[]", cols, n[0], n[1]);
+  for (int k = 2; k < na; k++) pf_buf_printf(&qb->sql, ", $%d::text[]", n[k]);
+  pf_buf_printf(&qb->sql, ") AS t(i, r%s%s)\nLEFT JOIN rels rel ON rel.k = t.r%s%s", own ? "" : ", n", extra ? ", x" : "",
+                joins[0] ? "\n" : "", joins);
+}
+
 /* Adds the relations branch (tables, views, sequences): relkind and row-level security of
- * each named relation. One branch serves the three kinds; the judge tells them apart. */
+ * each named relation, read from the query's relation set. One branch serves the three kinds;
+ * the judge tells them apart. */
 static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
-  static const pf__field_fn f[] = {pf__f_schema, pf__f_name};
-  pf__simple_branch(qb, m, PF__KM(PF_KIND_TABLE) | PF__KM(PF_KIND_VIEW) | PF__KM(PF_KIND_SEQUENCE), 2, f,
-                    "c.oid IS NOT NULL, c.relkind::text, c.relrowsecurity::text, NULL, NULL, NULL, NULL", "i, s, n",
-                    "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                    "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n");
+  pf__rel_branch(qb, m, PF__KM(PF_KIND_TABLE) | PF__KM(PF_KIND_VIEW) | PF__KM(PF_KIND_SEQUENCE), true, NULL,
+                 "rel.oid IS NOT NULL, rel.relkind::text, rel.relrowsecurity::text, NULL, NULL, NULL, NULL", "");
 }
 
 /* Whether the manifest declares a constraint's references (a column's default, likewise): the
@@ -71,18 +98,16 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
   int n[5];
   pf_buf_t *a[5];
   pf__qb_arrays(qb, 5, a, n);
-  pf__relset_t rels;
-  pf__typeset_t types;
-  pf__relset_init(qb, &rels);
-  pf__typeset_init(qb, &types);
+  pf__relset_t *rels = pf__qb_rels(qb);
+  pf__typeset_t *types = pf__qb_types(qb);
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_COLUMN) continue;
     pf__array_int(a[0], i);
-    pf__array_int(a[1], pf__relset_add(&rels, it->table_schema, it->table));
+    pf__array_int(a[1], pf__relset_add(rels, it->table_schema, it->table));
     pf_catalog_array_add(a[2], it->name);
     pf_catalog_array_add(a[3], it->default_expr ? "t" : "f");
-    pf__array_ref(a[4], pf__typeset_add(&types, it->type));
+    pf__array_ref(a[4], pf__typeset_add(types, it->type));
   }
   pf__qb_branch(qb);
   /* A default cannot refer to a column, so pg_get_expr needs no relation for it (0); given
@@ -98,17 +123,12 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
                 "  CASE WHEN t.df = 't' THEN pg_catalog.pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) END,\n"
                 "  coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
                 "FROM unnest($%d::int[], $%d::int[], $%d::text[], $%d::text[], $%d::int[]) AS t(i, r, col, df, y)\n"
-                "LEFT JOIN ",
+                "LEFT JOIN rels rel ON rel.k = t.r\n"
+                "LEFT JOIN tys rt ON rt.k = t.y\n",
                 n[0], n[1], n[2], n[3], n[4]);
-  pf__relset_sql(&qb->sql, &rels);
-  pf_buf_puts(&qb->sql, " rel ON rel.k = t.r\nLEFT JOIN ");
-  pf__typeset_sql(&qb->sql, &types);
   pf_buf_puts(&qb->sql,
-              " rt ON rt.k = t.y\n"
               "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
               "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum");
-  pf__relset_free(&rels);
-  pf__typeset_free(&types);
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
@@ -122,10 +142,9 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
   int n[5];
   pf_buf_t *a[5];
   pf__qb_arrays(qb, 5, a, n);
-  pf__typeset_t types;
-  pf__typeset_init(qb, &types);
+  pf__typeset_t *types = pf__qb_types(qb);
   pf__args_t args;
-  pf__args_init(qb, &args, &types);
+  pf__args_init(qb, &args);
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_FUNCTION) continue;
@@ -133,7 +152,7 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
     pf_catalog_array_add(a[1], it->schema);
     pf_catalog_array_add(a[2], it->name);
     pf_catalog_array_add(a[3], pf__f_returns_setof(m, it));
-    pf__array_ref(a[4], pf__typeset_add(&types, pf__f_returns_type(m, it)));
+    pf__array_ref(a[4], pf__typeset_add(types, pf__f_returns_type(m, it)));
     pf__args_add(&args, i, it->args);
   }
   pf__qb_branch(qb);
@@ -146,13 +165,11 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
                 "LEFT JOIN ",
                 n[0], n[1], n[2], n[3], n[4]);
   pf__args_sql(&qb->sql, &args);
-  pf_buf_puts(&qb->sql, " args ON args.i = t.i\nLEFT JOIN ");
-  pf__typeset_sql(&qb->sql, &types);
   pf_buf_puts(&qb->sql,
-              " rr ON rr.k = t.ry\n"
+              " args ON args.i = t.i\n"
+              "LEFT JOIN tys rr ON rr.k = t.ry\n"
               "LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = ns.oid AND p.proname = t.n AND coalesce(args.ok, true)\n"
               "  AND p.proargtypes::text = pg_catalog.array_to_string(coalesce(args.types, '{}'), ' ')");
-  pf__typeset_free(&types);
 }
 
 static const char *pf__relkind_name(const char *k) {
@@ -432,7 +449,9 @@ static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
 }
 
 /* Indexes are named by schema and name, which pg_class keeps unique; the judge compares the
- * table they are on (tn, tc) with the manifest's. */
+ * table they are on (tn, tc) with the manifest's. They are looked up by name here, not through
+ * the query's relation set: a schema has several indexes per table, and every branch that joins
+ * the set hashes all of it. */
 static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
   static const pf__field_fn f[] = {pf__f_schema, pf__f_name};
   pf__simple_branch(qb, m, PF__KM(PF_KIND_INDEX), 2, f,
@@ -445,34 +464,6 @@ static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
                     "LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace");
 }
 
-/* A branch for the kinds that live on a table (constraints, triggers, policies): per item its
- * index, its table's number and its name, and `extra` when given (as t.x); each table is sent
- * and resolved once (rel: k, oid), however many items name it. */
-static void pf__on_table_branch(pf__qb_t *qb, const pf_manifest_t *m, pf_kind_t kind, pf__field_fn extra,
-                                const char *cols, const char *joins) {
-  if (pf__count_kind(m, kind) == 0) return;
-  int n[4];
-  pf_buf_t *a[4];
-  pf__qb_arrays(qb, extra ? 4 : 3, a, n);
-  pf__relset_t rels;
-  pf__relset_init(qb, &rels);
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (it->kind != kind) continue;
-    pf__array_int(a[0], i);
-    pf__array_int(a[1], pf__relset_add(&rels, it->table_schema, it->table));
-    pf_catalog_array_add(a[2], it->name);
-    if (extra) pf_catalog_array_add(a[3], extra(m, it));
-  }
-  pf__qb_branch(qb);
-  pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM unnest($%d::int[], $%d::int[], $%d::text[]", cols, n[0], n[1], n[2]);
-  if (extra) pf_buf_printf(&qb->sql, ", $%d::text[]) AS t(i, r, n, x)\nLEFT JOIN ", n[3]);
-  else pf_buf_puts(&qb->sql, ") AS t(i, r, n)\nLEFT JOIN ");
-  pf__relset_sql(&qb->sql, &rels);
-  pf_buf_printf(&qb->sql, " rel ON rel.k = t.r\n%s", joins);
-  pf__relset_free(&rels);
-}
-
 static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
   /* A foreign key's target as "schema.table(col, col)", in key order, computed only for the
    * items that declare `references:`, by index lookups (the referenced table by OID, its key
@@ -480,7 +471,7 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
    * more, and past jit_above_cost PostgreSQL spends longer compiling a query than running it.
    * PostgreSQL 18's NOT ENFORCED (conenforced, a column older servers lack: read through
    * to_jsonb, only for the rare constraints that are not validated) is told from NOT VALID. */
-  pf__on_table_branch(qb, m, PF_KIND_CONSTRAINT, pf__f_has_references,
+  pf__rel_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), false, pf__f_has_references,
                       "co.oid IS NOT NULL, co.contype::text,\n"
                       "  CASE WHEN co.convalidated THEN 'true' WHEN pg_catalog.to_jsonb(co) ->> 'conenforced' = 'false' THEN 'notenforced'\n"
                       "       ELSE 'false' END,\n"
@@ -495,13 +486,12 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
 }
 
 static void pf__branch_triggers(pf__qb_t *qb, const pf_manifest_t *m) {
-  pf__on_table_branch(qb, m, PF_KIND_TRIGGER, NULL, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
+  pf__rel_branch(qb, m, PF__KM(PF_KIND_TRIGGER), false, NULL, "tg.oid IS NOT NULL, tg.tgenabled::text, NULL, NULL, NULL, NULL, NULL",
                       "LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = rel.oid AND tg.tgname = t.n AND NOT tg.tgisinternal");
 }
 
 static void pf__branch_policies(pf__qb_t *qb, const pf_manifest_t *m) {
-  pf__on_table_branch(qb, m, PF_KIND_POLICY, NULL, "po.oid IS NOT NULL, c.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
-                      "LEFT JOIN pg_catalog.pg_class c ON c.oid = rel.oid\n"
+  pf__rel_branch(qb, m, PF__KM(PF_KIND_POLICY), false, NULL, "po.oid IS NOT NULL, rel.relrowsecurity::text, NULL, NULL, NULL, NULL, NULL",
                       "LEFT JOIN pg_catalog.pg_policy po ON po.polrelid = rel.oid AND po.polname = t.n");
 }
 
@@ -566,15 +556,13 @@ static void pf__grant_target(const pf_manifest_t *m, const pf_item_t *it, char *
 static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
   pf_buf_t *a[6] = {NULL};
   int n[6];
-  pf__typeset_t types;
   pf__args_t args;
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_GRANT) continue;
     if (a[0] == NULL) {
       pf__qb_arrays(qb, 6, a, n);
-      pf__typeset_init(qb, &types);
-      pf__args_init(qb, &args, &types);
+      pf__args_init(qb, &args);
     }
     char *type, *schema, *name, *fargs;
     pf__grant_target(m, it, &type, &schema, &name, &fargs);
@@ -625,7 +613,6 @@ static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
               "        UNION ALL SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE t.ty = 'schema' AND ns.nspname = t.n\n"
               "      ) obj ON true) g\n"
               "GROUP BY g.i");
-  pf__typeset_free(&types);
 }
 
 static void pf__judge_extension(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {

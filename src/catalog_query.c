@@ -252,7 +252,7 @@ size_t pf__relset_add(pf__relset_t *rs, const char *schema, const char *name) {
  * number finds nothing. */
 void pf__relset_sql(pf_buf_t *sql, const pf__relset_t *rs) {
   pf_buf_printf(sql,
-                "(SELECT r.k, rc.oid FROM unnest($%d::text[], $%d::text[]) WITH ORDINALITY AS r(s, n, k)\n"
+                "(SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity FROM unnest($%d::text[], $%d::text[]) WITH ORDINALITY AS r(s, n, k)\n"
                 "   JOIN pg_catalog.pg_namespace rns ON rns.nspname = r.s\n"
                 "   JOIN pg_catalog.pg_class rc ON rc.relnamespace = rns.oid AND rc.relname = r.n)",
                 rs->num[0], rs->num[1]);
@@ -299,10 +299,10 @@ void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts) {
 
 void pf__typeset_free(pf__typeset_t *ts) { pf__intern_free(&ts->set); }
 
-void pf__args_init(pf__qb_t *qb, pf__args_t *a, pf__typeset_t *types) {
+void pf__args_init(pf__qb_t *qb, pf__args_t *a) {
   a->ai = pf__qb_array(qb, &a->num[0]);
   a->ay = pf__qb_array(qb, &a->num[1]);
-  a->types = types;
+  a->types = pf__qb_types(qb);
 }
 
 static void pf__args_one(void *ctx, const char *arg) {
@@ -320,10 +320,49 @@ void pf__args_sql(pf_buf_t *sql, const pf__args_t *a) {
   pf_buf_printf(sql,
                 "(SELECT a.i, array_agg(at.oid ORDER BY a.o) AS types, bool_and(at.oid IS NOT NULL) AS ok\n"
                 "   FROM unnest($%d::int[], $%d::int[]) WITH ORDINALITY AS a(i, y, o)\n"
-                "   LEFT JOIN ",
+                "   LEFT JOIN tys at ON at.k = a.y\n   GROUP BY a.i)",
                 a->num[0], a->num[1]);
-  pf__typeset_sql(sql, a->types);
-  pf_buf_puts(sql, " at ON at.k = a.y\n   GROUP BY a.i)");
+}
+
+/* ---- the query's shared sets and its text ---------------------------------------------------- */
+
+pf__relset_t *pf__qb_rels(pf__qb_t *qb) {
+  if (!qb->have_rels) pf__relset_init(qb, &qb->rels);
+  qb->have_rels = true;
+  return &qb->rels;
+}
+
+pf__typeset_t *pf__qb_types(pf__qb_t *qb) {
+  if (!qb->have_types) pf__typeset_init(qb, &qb->types);
+  qb->have_types = true;
+  return &qb->types;
+}
+
+/* No MATERIALIZED: PostgreSQL computes a common table expression once when more than one branch
+ * reads it, and folds it into its only reader otherwise, which plans as the subquery did. */
+void pf__qb_text(const pf__qb_t *qb, pf_buf_t *out) {
+  const char *sep = "WITH ";
+  if (qb->have_rels) {
+    pf_buf_printf(out, "%srels AS ", sep);
+    pf__relset_sql(out, &qb->rels);
+    sep = ",\n";
+  }
+  if (qb->have_types) {
+    pf_buf_printf(out, "%stys AS ", sep);
+    pf__typeset_sql(out, &qb->types);
+    sep = ",\n";
+  }
+  if (sep[0] == ',') pf_buf_putc(out, '\n');
+  pf_buf_append(out, qb->sql.data ? qb->sql.data : "", qb->sql.len);
+}
+
+void pf__qb_free(pf__qb_t *qb) {
+  pf_buf_free(&qb->sql);
+  for (int i = 0; i < qb->nparams; i++) pf_buf_free(&qb->params[i]);
+  if (qb->have_rels) pf__relset_free(&qb->rels);
+  if (qb->have_types) pf__typeset_free(&qb->types);
+  qb->nparams = 0;
+  qb->have_rels = qb->have_types = false;
 }
 
 int pf_catalog_version_cmp(const char *a, const char *b) {

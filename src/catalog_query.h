@@ -14,12 +14,45 @@
 
 #define PF__MAX_PARAMS 128
 
-/* The query under construction: SQL text plus parameters (arrays rendered as literals). */
+/* A set of distinct keys made of a few optional strings, numbered 1, 2, ... in the order they
+ * first appear, with a hash table so that 30,000 items cost 30,000 lookups, not a sort. */
+typedef struct {
+  char **keys;          /* keys[k - 1]: the encoded key numbered k */
+  size_t *lens;
+  size_t n, cap;
+  uint32_t *slots;      /* 0: empty; else a key's number */
+  size_t nslots;
+} pf__intern_t;
+
+/* The distinct relations (schema, name) the items name, sent once each: items carry the
+ * relation's number, and the query resolves every relation once, however many columns,
+ * indexes or constraints name it. */
+typedef struct {
+  pf__intern_t set;
+  pf_buf_t *s, *n;
+  int num[2];
+} pf__relset_t;
+
+/* The same for type names: each distinct (schema, typname, dims) is sent and resolved once. */
+typedef struct {
+  pf__intern_t set;
+  pf_buf_t *s, *n, *d;
+  int num[3];
+} pf__typeset_t;
+
+/* The query under construction: SQL text plus parameters (arrays rendered as literals), and the
+ * one relation set and one type set that every branch shares. They become the query's common
+ * table expressions `rels` (k, oid, relkind, relrowsecurity) and `tys` (k, oid, canon), so
+ * PostgreSQL parses, plans and runs each lookup once, not once per branch: in a backend whose
+ * catalog caches are cold, every extra join planned is memory touched for the first time. */
 typedef struct {
   pf_buf_t sql;
   pf_buf_t params[PF__MAX_PARAMS];
   int nparams;
   int branches;
+  pf__relset_t rels;
+  pf__typeset_t types;
+  bool have_rels, have_types;
 } pf__qb_t;
 
 /* Reserves the next parameter for an array literal and returns its buffer ("{" written);
@@ -73,43 +106,18 @@ size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfi
 /* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
 void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
                        const char *cols, const char *alias, const char *joins);
-/* A set of distinct keys made of a few optional strings, numbered 1, 2, ... in the order they
- * first appear, with a hash table so that 30,000 items cost 30,000 lookups, not a sort. */
-typedef struct {
-  char **keys;          /* keys[k - 1]: the encoded key numbered k */
-  size_t *lens;
-  size_t n, cap;
-  uint32_t *slots;      /* 0: empty; else a key's number */
-  size_t nslots;
-} pf__intern_t;
-
 /* Returns the number of the key made of parts[0..nparts) (NULL parts allowed), adding it when
  * new; *added says which. */
 size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *added);
 void pf__intern_free(pf__intern_t *t);
 
-/* The distinct relations (schema, name) a kind's items name, sent once each: items carry the
- * relation's number, and pf__relset_sql resolves every relation once, however many columns,
- * indexes or constraints name it. */
-typedef struct {
-  pf__intern_t set;
-  pf_buf_t *s, *n;
-  int num[2];
-} pf__relset_t;
-
 void pf__relset_init(pf__qb_t *qb, pf__relset_t *rs);
 /* Returns the relation's number (1-based). */
 size_t pf__relset_add(pf__relset_t *rs, const char *schema, const char *name);
-/* Appends a subquery (k, oid): each relation of the set that exists, by its number. */
+/* Appends a subquery (k, oid, relkind, relrowsecurity): each relation of the set that exists,
+ * by its number. */
 void pf__relset_sql(pf_buf_t *sql, const pf__relset_t *rs);
 void pf__relset_free(pf__relset_t *rs);
-
-/* The same for type names: each distinct (schema, typname, dims) is sent and resolved once. */
-typedef struct {
-  pf__intern_t set;
-  pf_buf_t *s, *n, *d;
-  int num[3];
-} pf__typeset_t;
 
 void pf__typeset_init(pf__qb_t *qb, pf__typeset_t *ts);
 /* Returns the number of the type `text` names, or 0 when text is NULL, not a type name, or
@@ -120,6 +128,14 @@ size_t pf__typeset_add(pf__typeset_t *ts, const char *text);
 void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts);
 void pf__typeset_free(pf__typeset_t *ts);
 
+/* The query's relation set, joined as `rels`, and type set, joined as `tys`: made at first use. */
+pf__relset_t *pf__qb_rels(pf__qb_t *qb);
+pf__typeset_t *pf__qb_types(pf__qb_t *qb);
+/* The statement to send: the common table expressions the branches used, then the branches. */
+void pf__qb_text(const pf__qb_t *qb, pf_buf_t *out);
+/* Frees the query's text, parameters and sets. */
+void pf__qb_free(pf__qb_t *qb);
+
 /* The arguments of signatures (functions, grants on functions): per argument the item's index
  * and its type's number in a type set, in order. */
 typedef struct {
@@ -129,7 +145,8 @@ typedef struct {
   size_t item;
 } pf__args_t;
 
-void pf__args_init(pf__qb_t *qb, pf__args_t *a, pf__typeset_t *types);
+/* Arguments whose types join the query's type set (tys). */
+void pf__args_init(pf__qb_t *qb, pf__args_t *a);
 /* Adds the arguments of item `item`'s signature ("integer, text"). */
 void pf__args_add(pf__args_t *a, size_t item, const char *args);
 /* Appends a subquery (i, types, ok): per item, its argument type OIDs in order and whether every

@@ -78,8 +78,34 @@ static void test_sets(void) {
   for (int i = 0; i < qb.nparams; i++) pf_buf_free(&qb.params[i]);
 }
 
+/* The query's shared sets become its common table expressions, named as the branches join them,
+ * each once, before the branches; a query that used neither is the branches alone. */
+static void test_query_text(void) {
+  pf__qb_t qb = {0};
+  pf__qb_branch(&qb);
+  pf_buf_puts(&qb.sql, "SELECT 1");
+  pf_buf_t text = {0};
+  pf__qb_text(&qb, &text);
+  CHECK_STR(text.data, "SELECT 1");
+  pf_buf_free(&text);
+  CHECK(pf__relset_add(pf__qb_rels(&qb), "public", "users") == 1);
+  CHECK(pf__qb_rels(&qb) == &qb.rels && qb.nparams == 2);
+  CHECK(pf__typeset_add(pf__qb_types(&qb), "uuid") == 1);
+  CHECK(pf__typeset_add(pf__qb_types(&qb), "uuid") == 1 && qb.nparams == 5);
+  pf__qb_text(&qb, &text);
+  CHECK(strncmp(text.data, "WITH rels AS (SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity FROM unnest($1::text[], $2::text[])", 95) == 0);
+  CHECK(strstr(text.data, "),\ntys AS (SELECT u.k, r.oid") != NULL);
+  CHECK(strstr(text.data, "unnest($3::text[], $4::text[], $5::text[])") != NULL);
+  size_t n = strlen(text.data);
+  CHECK(n > 9 && strcmp(text.data + n - 10, ")\nSELECT 1") == 0);
+  pf_buf_free(&text);
+  pf__qb_free(&qb);
+  CHECK(qb.nparams == 0 && !qb.have_rels && !qb.have_types);
+}
+
 int main(void) {
   test_intern();
   test_sets();
+  test_query_text();
   PF_TEST_DONE();
 }
