@@ -105,7 +105,7 @@ const char *pf_ynode_describe(const pf_ynode_t *node) {
 const char *pf_ynode_excerpt(const pf_ynode_t *node, char *buf, size_t buflen) {
   const size_t max = 40;
   if (buflen == 0) return buf;
-  const char *t = node != NULL && node->text != NULL ? node->text : "";
+  const char *t = node != NULL && node->kind == PF_YNODE_SCALAR && node->text != NULL ? node->text : "";
   size_t o = 0, i = 0;
   for (; t[i] != '\0' && i < max && o + 4 < buflen; i++)
     buf[o++] = (unsigned char)t[i] < 0x20 || t[i] == 0x7f ? '?' : t[i];

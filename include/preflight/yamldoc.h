@@ -35,17 +35,22 @@ typedef struct {
   pf_ynode_t *value;
 } pf_ypair_t;
 
-/* 48 bytes: a large manifest has a node for every 8 bytes of YAML, and the tree's size is most
- * of the parser's memory traffic. Lengths fit 32 bits because input is limited to 1 GiB. */
+/* 32 bytes: a large manifest has a node for every 8 bytes of YAML, and the tree is most of the
+ * parser's memory (on the machines CI uses, a first touch of a page costs ~12 us). Lengths fit
+ * 32 bits because input is limited to 1 GiB. A node holds one of text, items and pairs, by its
+ * kind: read `text` only from a scalar; `n` is 0 for a scalar, so loops over items or pairs
+ * never run on one. */
 struct pf_ynode {
   unsigned char kind;   /* pf_ynode_kind_t */
   unsigned char style;  /* pf_ystyle_t (scalars) */
   int line, column;     /* 1-based start: the indicator of a block scalar, the quote, the "[" */
   uint32_t len;         /* scalars: the text's length */
   uint32_t n;           /* sequences: items[0..n); mappings: pairs[0..n) in document order */
-  char *text;           /* scalars: NUL-terminated text (never containing a NUL itself) */
-  pf_ynode_t **items;
-  pf_ypair_t *pairs;
+  union {
+    char *text;         /* scalars: NUL-terminated text (never containing a NUL itself) */
+    pf_ynode_t **items; /* sequences */
+    pf_ypair_t *pairs;  /* mappings */
+  };
 };
 
 /* Parses text[0..len) into *root (NULL for a stream without a document or an empty document).
