@@ -69,41 +69,55 @@ typedef struct {
   char *display;        /* how logs and reports name it: "public.users.avatar_url",
                            "public.get_nodes_system(uuid, integer)", a check's name */
 
-  /* columns */
-  char *type;           /* as written, e.g. "varchar(255)"; NULL = any type */
-  int nullable;         /* PF_UNSET, 0, 1 */
-  char *default_expr;   /* `default:`, compared with pg_get_expr */
-  char *identity;       /* `identity: always | by default` */
-  char *generated;      /* `generated: stored | virtual` */
+  /* What only one kind has: a union, so an item is not the sum of every kind's fields (at 32,000
+   * items each pointer costs 256 KB, and on the machines CI uses fresh memory is slow to touch).
+   * Read a field only from an item of its kind: in another kind's item it holds that kind's. */
+  union {
+    struct {            /* columns */
+      char *type;       /* as written, e.g. "varchar(255)"; NULL = any type */
+      char *default_expr; /* `default:`, compared with pg_get_expr */
+      char *identity;   /* `identity: always | by default` */
+      char *generated;  /* `generated: stored | virtual` */
+    };
+    struct {            /* functions */
+      char *args;
+      char *returns;    /* NULL = any */
+    };
+    struct {            /* checks */
+      char *sql;
+    };
+    struct {            /* indexes, constraints */
+      char *constraint_type;  /* primary_key | foreign_key | unique | check | exclusion */
+      char *references;       /* "auth.users(id)" */
+    };
+    struct {            /* triggers: `enabled: origin | always | replica | disabled`; NULL = fires in ordinary sessions */
+      char *trigger_enabled;
+    };
+    struct {            /* grants: `role` holds `values` on `on` ("table users", "function f(int)", "schema s", "sequence q") */
+      char *role;
+      char *on;
+    };
+    struct {            /* extensions (minimum version), migrations (version at least) */
+      char *version;
+      char *tool;       /* migrations: alembic | prisma | flyway | golang-migrate | dbmate | rails | knex */
+    };
+  };
   /* functions */
-  char *args;
-  char *returns;        /* NULL = any */
   int procedure;        /* `kind: procedure` -> 1 */
   int security_definer; /* `security: definer` -> 1, `invoker` -> 0 */
-  /* checks */
-  char *sql;
-  /* types (enum labels), grants (privileges) */
-  char **values;
-  size_t nvalues;
-  /* extensions (minimum version), migrations (version at least) */
-  char *version;
+  /* columns */
+  int nullable;         /* PF_UNSET, 0, 1 */
   /* tables */
   int row_level_security;
   /* views */
   int materialized;
   /* indexes, constraints */
   int unique;
-  char *constraint_type;  /* primary_key | foreign_key | unique | check | exclusion */
-  char *references;       /* "auth.users(id)" */
-  /* triggers: `enabled: origin | always | replica | disabled`; NULL = fires in ordinary sessions */
-  char *trigger_enabled;
   /* roles */
   int login;
-  /* grants: `role` holds `values` on `on` ("table users", "function f(int)", "schema s", "sequence q") */
-  char *role;
-  char *on;
-  /* migrations */
-  char *tool;           /* alembic | prisma | flyway | golang-migrate | dbmate | rails | knex */
+  /* types (enum labels), grants (privileges) */
+  char **values;
+  size_t nvalues;
 
   /* How to repair it. `fallback` is the SQL text, inline or read from `fallback_file` at load
    * time; `fallback_file` keeps the path as written, for messages. `fallback_line` is the manifest
