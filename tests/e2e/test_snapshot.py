@@ -937,3 +937,22 @@ def test_snapshot_warns_at_the_limit_check_will_apply(pg, preflight, tmp_path, b
     assert c.code == 78, str(c)
     roomy = snapshot(pg.url(template), env={"PREFLIGHT_MANIFEST_MAX_BYTES": str(size * 2)})
     assert roomy.code == 0 and "bytes a manifest may have" not in roomy.stderr, roomy.stderr
+
+
+def test_order_is_bytewise_and_columns_keep_their_positions(make_db):
+    """Objects are written in byte order of their names (as COLLATE "C" sorts: "B" < "_z" < "a"
+    < "ä", whatever the database's collation), columns in table order and enum labels in enum
+    order, none of them alphabetical; the rows are ordered by preflight, not by the server."""
+    d = make_db()
+    d.sql('CREATE TABLE "a" (zeta integer, alpha integer, "Mid" text); CREATE TABLE "B" (id integer);'
+          'CREATE TABLE "_z" (id integer); CREATE TABLE "ä" (id integer); CREATE TABLE empty ();'
+          "CREATE TYPE mood AS ENUM ('zz', 'aa', 'mm'); ALTER TYPE mood ADD VALUE 'bb' BEFORE 'zz';"
+          'CREATE INDEX b_i ON "B" (id); CREATE INDEX a_i ON "B" (id); CREATE INDEX z_i ON "_z" (id);')
+    out = snapshot_ok(d.url)
+    tables = re.findall(r"^  - name: (.*)$", out.split("\ntables:\n")[1].split("\n\n")[0], re.M)
+    assert tables == ["B", "_z", "a", "empty", '"ä"'] or tables == ["B", "_z", "a", "empty", "ä"], out
+    assert re.search(r"- name: a\n    schema: public\n    columns:\n      - \{name: zeta, .*\n      - \{name: alpha, .*\n"
+                     r"      - \{name: Mid, ", out), out
+    assert "values: [bb, zz, aa, mm]" in out, out
+    indexes = re.findall(r"\{name: (\w+_i), ", out)
+    assert indexes == ["a_i", "b_i", "z_i"], out
