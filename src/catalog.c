@@ -3,7 +3,10 @@
  * Each kind adds a branch to a UNION ALL. A branch unnests arrays passed as parameters (item
  * index, schema, name, ...) and LEFT JOINs pg_catalog on exact names, so a missing object still
  * yields its row, with present = false. Every branch returns the same columns: the item index,
- * whether it exists, and up to six text attributes the kind's judge function interprets. */
+ * whether it exists, and up to six text attributes the kind's judge function interprets. The
+ * relations and types the branches name are resolved once, in common table expressions they
+ * share. Columns are the exception to one row per item: their branch returns every column of the
+ * relations named, with a negative i, and their judge_all matches them to the items by name. */
 #include "preflight/catalog.h"
 
 #include <ctype.h>
@@ -205,7 +208,10 @@ static int pf__verify_pipeline(pf_db_t *db, const pf_manifest_t *m, bool in_txn,
       r = pf__catalog_failed(db, m, in_txn, cr, err, errlen);
     } else {
       for (int row = 0; row < PQntuples(cr); row++) {
-        size_t idx = (size_t)strtoul(PQgetvalue(cr, row, 0), NULL, 10);
+        /* A NULL or negative i: a row that a kind's judge_all reads (columns, types). */
+        const char *i = PQgetvalue(cr, row, 0);
+        if (PQgetisnull(cr, row, 0) || i[0] == '-') continue;
+        size_t idx = (size_t)strtoul(i, NULL, 10);
         if (idx >= m->nitems) continue;
         const pf_item_t *it = &m->items[idx];
         pf_item_state_t *s = &v->items[idx];
@@ -216,6 +222,8 @@ static int pf__verify_pipeline(pf_db_t *db, const pf_manifest_t *m, bool in_txn,
         }
         if (pf__kind_ops[it->kind].judge) pf__kind_ops[it->kind].judge(m, it, cr, row, s);
       }
+      for (int kind = 0; kind < PF_KIND__COUNT; kind++)
+        if (pf__kind_ops[kind].judge_all) pf__kind_ops[kind].judge_all(m, qb, cr, v);
     }
   }
   if (r == 0 && nchecks > 0 && (res[0] == NULL || PQresultStatus(res[0]) != PGRES_COMMAND_OK) && !in_txn) {

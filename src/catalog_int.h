@@ -18,6 +18,10 @@
 typedef struct {
   void (*branch)(pf__qb_t *qb, const pf_manifest_t *m);
   void (*judge)(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st);
+  /* For a kind whose rows are not one per item (columns: every column of the relations named),
+   * judges all its items from the whole result, after the per-item rows. Rows that belong to no
+   * item have a NULL or negative i. */
+  void (*judge_all)(const pf_manifest_t *m, const pf__qb_t *qb, PGresult *r, pf_verify_t *v);
 } pf__kind_ops_t;
 
 /* Indexed by pf_kind_t; entries with a NULL branch are verified elsewhere (columns ride with

@@ -3,7 +3,8 @@
  * Every branch unnests parameter arrays (item index, schema, name, ...) and LEFT JOINs the
  * catalog on exact names, so an absent object still returns its row with present = false, and
  * returns the same columns: (i, present, a, b, c, d, e, f). Names are compared with = against
- * pg_catalog columns, never parsed by PostgreSQL, so they are never case-folded. */
+ * pg_catalog columns (columns: with strcmp against attname), never parsed by PostgreSQL, so they
+ * are never case-folded. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,52 +84,63 @@ static void pf__branch_relations(pf__qb_t *qb, const pf_manifest_t *m) {
  * them. */
 static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t *it) { return it->references ? "t" : "f"; }
 
-/* Adds the columns branch: type as format_type shows it, NOT NULL ("notvalid" for a NOT NULL
- * constraint that PostgreSQL 18 has not validated: NULLs may remain), whether the declared type
- * resolves to the column's type OID, the declared type's canonical name ("" when it names no
- * type), default, identity and generated. Dropped columns (attisdropped) and system columns
- * (attnum <= 0) never count. A manifest names a handful of distinct types for thousands of
- * columns: each distinct type is resolved once, then joined back. */
+/* Adds the columns branch. It does not look columns up one by one: it reads every column of the
+ * relations that the manifest's columns are on, by pg_attribute's (attrelid, attnum) index, and
+ * pf__judge_columns matches them to the items by name. Per column it returns the relation's
+ * number as a negative i (so the driver never takes the row for an item's), present, the type as
+ * format_type shows it, NOT NULL ("notvalid" for a NOT NULL constraint that PostgreSQL 18 has
+ * not validated: NULLs may remain), the type's OID, the name, the default (pg_get_expr) and
+ * identity or generated. Each distinct declared type comes as a row of its own with a NULL i:
+ * its number, its OID (NULL when it names no type) and its canonical name. Dropped columns
+ * (attisdropped) and system columns (attnum <= 0) never count.
+ *
+ * Sending 21,000 (relation, name, type) triples and joining them to pg_attribute made the server
+ * parse the arrays, hash the whole of pg_attribute and sort nothing but memory it touched for the
+ * first time; reading by relation touches the pages of the tables named and no more. A default
+ * cannot refer to a column, so pg_get_expr needs no relation for it (0): given one, it opens the
+ * relation to name its columns. Generated columns' expressions do refer to columns. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  if (pf__count_kind(m, PF_KIND_COLUMN) == 0) return;
-  /* Per column: its index, its relation's number, its name, whether a default is declared and
-   * its type's number; relations and types are sent once each (pf__relset_t, pf__typeset_t).
-   * Every array the server parses and every row it hashes costs memory in a backend that has
-   * none yet, and on these machines fresh memory is most of the query's time. */
-  int n[5];
-  pf_buf_t *a[5];
-  pf__qb_arrays(qb, 5, a, n);
+  size_t ncols = pf__count_kind(m, PF_KIND_COLUMN);
+  if (ncols == 0) return;
+  int nr;
+  pf_buf_t *ar = pf__qb_array(qb, &nr);
   pf__relset_t *rels = pf__qb_rels(qb);
   pf__typeset_t *types = pf__qb_types(qb);
+  qb->col_rel = pf_xcalloc(ncols, sizeof(*qb->col_rel));
+  qb->col_type = pf_xcalloc(ncols, sizeof(*qb->col_type));
+  qb->ncols = ncols;
+  size_t c = 0;
   for (size_t i = 0; i < m->nitems; i++) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_COLUMN) continue;
-    pf__array_int(a[0], i);
-    pf__array_int(a[1], pf__relset_add(rels, it->table_schema, it->table));
-    pf_catalog_array_add(a[2], it->name);
-    pf_catalog_array_add(a[3], it->default_expr ? "t" : "f");
-    pf__array_ref(a[4], pf__typeset_add(types, it->type));
+    qb->col_rel[c] = (uint32_t)pf__relset_add(rels, it->table_schema, it->table);
+    qb->col_type[c] = (uint32_t)pf__typeset_add(types, it->type);
+    c++;
   }
+  /* The relations that have columns in the manifest, each once (the set holds others too). */
+  unsigned char *sent = pf_xcalloc(rels->set.n + 1, 1);
+  for (c = 0; c < ncols; c++) {
+    if (sent[qb->col_rel[c]]) continue;
+    sent[qb->col_rel[c]] = 1;
+    pf__array_int(ar, qb->col_rel[c]);
+  }
+  free(sent);
   pf__qb_branch(qb);
-  /* A default cannot refer to a column, so pg_get_expr needs no relation for it (0); given
-   * one, it opens the relation to name its columns, which for 3,000 defaults is 3,000 relcache
-   * entries. Generated columns' expressions do refer to columns. */
   pf_buf_printf(&qb->sql,
-                "SELECT t.i, a.attnum IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
+                "SELECT (-rel.k)::int, true, pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
                 "  CASE WHEN NOT a.attnotnull THEN 'false' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn\n"
                 "    WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)\n"
                 "    THEN 'notvalid' ELSE 'true' END,\n"
-                "  CASE WHEN t.y IS NULL THEN NULL ELSE (rt.oid IS NOT DISTINCT FROM a.atttypid)::text END,\n"
-                "  CASE WHEN t.y IS NULL THEN NULL ELSE coalesce(rt.canon, '') END,\n"
-                "  CASE WHEN t.df = 't' THEN pg_catalog.pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) END,\n"
+                "  a.atttypid::text, a.attname::text,\n"
+                "  CASE WHEN a.atthasdef THEN pg_catalog.pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) END,\n"
                 "  coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
-                "FROM unnest($%d::int[], $%d::int[], $%d::text[], $%d::text[], $%d::int[]) AS t(i, r, col, df, y)\n"
-                "LEFT JOIN rels rel ON rel.k = t.r\n"
-                "LEFT JOIN tys rt ON rt.k = t.y\n",
-                n[0], n[1], n[2], n[3], n[4]);
-  pf_buf_puts(&qb->sql,
-              "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped\n"
-              "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum");
+                "FROM rels rel\n"
+                "JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped\n"
+                "LEFT JOIN pg_catalog.pg_attrdef d ON a.atthasdef AND d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
+                "WHERE rel.k IN (SELECT pg_catalog.unnest($%d::int[]))\n"
+                "UNION ALL\n"
+                "SELECT NULL::int, NULL::bool, ty.k::text, ty.oid::text, ty.canon, NULL, NULL, NULL FROM tys ty",
+                nr);
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument
@@ -280,9 +292,12 @@ static bool pf__same_expr(const char *want, const char *have) {
   return same;
 }
 
-/* Judges a column: type (same OID and, when the manifest gives them, the same modifiers),
- * nullability, default, identity/generated. The first difference is reported with both values. */
-static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresult *r, int row, pf_item_state_t *st) {
+/* Judges a column from its catalog row: type (same OID and, when the manifest gives them, the
+ * same modifiers), nullability, default, identity/generated. `type_oid` and `canon` are what the
+ * declared type resolved to (NULL and "" when it names no type). The first difference is
+ * reported with both values. */
+static void pf__judge_column(const pf_item_t *it, PGresult *r, int row, const char *type_oid, const char *canon,
+                             pf_item_state_t *st) {
   const char *found_type = pf__cell(r, row, 2);
   if (it->type) {
     pf_typename_t parsed;
@@ -301,14 +316,12 @@ static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresu
       pf_typename_free(&parsed);
       return;
     }
-    const char *same_oid = pf__cell(r, row, 4);
-    const char *canon = pf__cell(r, row, 5);
     char want_mods[256], have_mods[256] = "";
     /* The manifest's type is parsed once; the catalog's only when there are modifiers to compare
      * (most columns have none: parsing 22,000 types twice more was most of the judging cost). */
     snprintf(want_mods, sizeof(want_mods), "%s", parsed.mods);
     pf_typename_free(&parsed);
-    bool ok = pf__true(same_oid);
+    bool ok = type_oid != NULL && strcmp(type_oid, pf__cell(r, row, 4)) == 0;
     if (ok && want_mods[0] != '\0') {
       pf__type_mods(found_type, have_mods, sizeof(have_mods));
       ok = strcmp(want_mods, have_mods) == 0;
@@ -371,6 +384,75 @@ static void pf__judge_column(const pf_manifest_t *m, const pf_item_t *it, PGresu
     }
   }
   pf__set(st, PF_OBJ_PRESENT, NULL, NULL, NULL);
+}
+
+/* The catalog rows of one relation's column, found by (relation number, name). */
+typedef struct {
+  uint32_t *slots; /* row + 1; 0: empty */
+  size_t mask;
+  int *rel;        /* rel[row]: the relation number of a column row, else 0 */
+} pf__colmap_t;
+
+static size_t pf__col_hash(int rel, const char *name) {
+  size_t h = 2166136261u ^ (size_t)rel;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
+  return h;
+}
+
+/* Judges every column item at once from the columns branch's rows (pf__branch_columns): each item
+ * finds its relation's column of the same name, exactly, or stays missing. */
+static void pf__judge_columns(const pf_manifest_t *m, const pf__qb_t *qb, PGresult *r, pf_verify_t *v) {
+  if (qb->ncols == 0) return;
+  int nrows = PQntuples(r);
+  size_t ntypes = qb->have_types ? qb->types.set.n : 0;
+  int *type_row = pf_xcalloc(ntypes + 1, sizeof(*type_row));
+  pf__colmap_t map = {.rel = pf_xcalloc((size_t)nrows + 1, sizeof(int))};
+  size_t count = 0;
+  for (int row = 0; row < nrows; row++) {
+    const char *i = PQgetvalue(r, row, 0);
+    if (PQgetisnull(r, row, 0)) {
+      size_t k = (size_t)strtoul(PQgetvalue(r, row, 2), NULL, 10);
+      if (k >= 1 && k <= ntypes) type_row[k] = row + 1;
+    } else if (i[0] == '-') {
+      map.rel[row] = atoi(i + 1);
+      count++;
+    }
+  }
+  size_t nslots = 16;
+  while (nslots < count * 2) nslots *= 2;
+  map.slots = pf_xcalloc(nslots, sizeof(*map.slots));
+  map.mask = nslots - 1;
+  for (int row = 0; row < nrows; row++) {
+    if (map.rel[row] == 0) continue;
+    size_t h = pf__col_hash(map.rel[row], PQgetvalue(r, row, 5)) & map.mask;
+    while (map.slots[h] != 0) h = (h + 1) & map.mask;
+    map.slots[h] = (uint32_t)row + 1;
+  }
+  size_t c = 0;
+  for (size_t i = 0; i < m->nitems; i++) {
+    const pf_item_t *it = &m->items[i];
+    if (it->kind != PF_KIND_COLUMN) continue;
+    int rel = (int)qb->col_rel[c];
+    size_t ty = qb->col_type[c++];
+    int found = -1;
+    for (size_t h = pf__col_hash(rel, it->name) & map.mask; map.slots[h] != 0; h = (h + 1) & map.mask) {
+      int row = (int)map.slots[h] - 1;
+      if (map.rel[row] == rel && strcmp(PQgetvalue(r, row, 5), it->name) == 0) {
+        found = row;
+        break;
+      }
+    }
+    if (found < 0) continue; /* stays missing */
+    const char *oid = NULL, *canon = "";
+    if (ty >= 1 && ty <= ntypes && type_row[ty] != 0 && !PQgetisnull(r, type_row[ty] - 1, 3)) {
+      oid = PQgetvalue(r, type_row[ty] - 1, 3);
+      canon = PQgetvalue(r, type_row[ty] - 1, 4);
+    }
+    pf__judge_column(it, r, found, oid, canon, &v->items[i]);
+  }
+  free(map.slots);
+  free(map.rel);
+  free(type_row);
 }
 
 /* Collapses white space and lowercases, to compare TABLE(...) result signatures as text. */
@@ -799,7 +881,7 @@ const pf__kind_ops_t pf__kind_ops[PF_KIND__COUNT] = {
     [PF_KIND_TYPE] = {pf__branch_types, pf__judge_type},
     [PF_KIND_SEQUENCE] = {NULL, pf__judge_relation},
     [PF_KIND_TABLE] = {pf__branch_relations, pf__judge_relation},
-    [PF_KIND_COLUMN] = {pf__branch_columns, pf__judge_column},
+    [PF_KIND_COLUMN] = {pf__branch_columns, NULL, pf__judge_columns},
     [PF_KIND_VIEW] = {NULL, pf__judge_relation},
     [PF_KIND_FUNCTION] = {pf__branch_functions, pf__judge_function},
     [PF_KIND_INDEX] = {pf__branch_indexes, pf__judge_index},

@@ -361,6 +361,10 @@ void pf__qb_free(pf__qb_t *qb) {
   for (int i = 0; i < qb->nparams; i++) pf_buf_free(&qb->params[i]);
   if (qb->have_rels) pf__relset_free(&qb->rels);
   if (qb->have_types) pf__typeset_free(&qb->types);
+  free(qb->col_rel);
+  free(qb->col_type);
+  qb->col_rel = qb->col_type = NULL;
+  qb->ncols = 0;
   qb->nparams = 0;
   qb->have_rels = qb->have_types = false;
 }

@@ -53,6 +53,9 @@ typedef struct {
   pf__relset_t rels;
   pf__typeset_t types;
   bool have_rels, have_types;
+  /* Columns, in manifest order: each one's relation and declared type numbers, for the judge. */
+  uint32_t *col_rel, *col_type;
+  size_t ncols;
 } pf__qb_t;
 
 /* Reserves the next parameter for an array literal and returns its buffer ("{" written);

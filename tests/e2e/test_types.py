@@ -126,3 +126,41 @@ def test_missing_column_of_present_table(typed_db, preflight, tmp_path):
     rep = load_report(report)
     assert find_item(rep, "column", "typed.nope")["status"] == "missing"
     assert find_item(rep, "table", "typed")["status"] == "present"
+
+
+def test_columns_are_matched_by_their_own_table(pg, preflight, tmp_path):
+    """Columns are read per table and matched to the manifest by (table, name): two tables with the
+    same column names and different types are told apart, a dropped column or a system column
+    never counts, and the columns of a missing table are missing because of it. Also when the
+    manifest lists only some of a table's columns, and the tables in another order than they
+    were created in."""
+    name = "t_colmatch_" + uuid.uuid4().hex[:8]
+    pg.psql(f'CREATE DATABASE "{name}"')
+    try:
+        pg.psql("CREATE SCHEMA auth;"
+                "CREATE TABLE public.users (id integer, email text, avatar_url text, extra int, more int);"
+                "CREATE TABLE auth.users (id uuid, email varchar(10));"
+                "ALTER TABLE public.users DROP COLUMN avatar_url;", name)
+        text = ("version: 1\ntables:\n"
+                "  - name: auth.users\n    columns:\n"
+                "      - {name: id, type: uuid}\n      - {name: email, type: varchar(20)}\n"
+                "      - {name: ctid}\n"
+                "  - name: users\n    columns:\n"
+                "      - {name: email, type: text}\n      - {name: id, type: integer}\n"
+                "      - {name: avatar_url}\n      - {name: Email}\n"
+                "  - name: nope\n    columns:\n      - {name: id, type: integer}\n")
+        r, report = check(preflight, tmp_path, pg.url(name), text)
+        assert r.code == 65, str(r)
+        rep = load_report(report)
+        status = {(i["kind"], i["name"]): i["status"] for i in rep["items"]}
+        assert status[("column", "public.users.id")] == "present"
+        assert status[("column", "public.users.email")] == "present"
+        assert status[("column", "auth.users.id")] == "present"
+        for missing in ("auth.users.email", "auth.users.ctid", "public.users.avatar_url", "public.users.Email",
+                        "public.nope.id"):
+            assert status[("column", missing)] == "missing", (missing, rep["items"])
+        email = find_item(rep, "column", "auth.users.email")
+        assert "character varying(20)" in email["detail"] and "character varying(10)" in email["detail"], email
+        assert "table public.nope does not exist" in find_item(rep, "column", "public.nope.id")["detail"]
+    finally:
+        pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
