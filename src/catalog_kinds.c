@@ -126,11 +126,16 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
   }
   free(sent);
   pf__qb_branch(qb);
+  /* NOT NULL constraints are rows of pg_constraint from PostgreSQL 18 on; before it there is
+   * nothing to look up (and nothing to plan). */
+  const char *notnull = qb->server_version > 0 && qb->server_version < 180000
+                            ? "CASE WHEN a.attnotnull THEN 'true' ELSE 'false' END"
+                            : "CASE WHEN NOT a.attnotnull THEN 'false' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn\n"
+                              "    WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)\n"
+                              "    THEN 'notvalid' ELSE 'true' END";
   pf_buf_printf(&qb->sql,
                 "SELECT (-rel.k)::int, true, pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
-                "  CASE WHEN NOT a.attnotnull THEN 'false' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn\n"
-                "    WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)\n"
-                "    THEN 'notvalid' ELSE 'true' END,\n"
+                "  %s,\n"
                 "  a.atttypid::text, a.attname::text,\n"
                 "  CASE WHEN a.atthasdef THEN pg_catalog.pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) END,\n"
                 "  coalesce(nullif(a.attidentity::text, ''), nullif(a.attgenerated::text, ''))\n"
@@ -140,7 +145,7 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
                 "WHERE rel.k IN (SELECT pg_catalog.unnest($%d::int[]))\n"
                 "UNION ALL\n"
                 "SELECT NULL::int, NULL::bool, ty.k::text, ty.oid::text, ty.canon, NULL, NULL, NULL FROM tys ty",
-                nr);
+                notnull, nr);
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument

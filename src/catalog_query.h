@@ -53,6 +53,7 @@ typedef struct {
   pf__relset_t rels;
   pf__typeset_t types;
   bool have_rels, have_types;
+  int server_version;   /* PQserverVersion, 0 when unknown: the branches leave out what it lacks */
   /* Columns, in manifest order: each one's relation and declared type numbers, for the judge. */
   uint32_t *col_rel, *col_type;
   size_t ncols;
