@@ -102,8 +102,6 @@ static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t 
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
   size_t ncols = pf__count_kind(m, PF_KIND_COLUMN);
   if (ncols == 0) return;
-  int nr;
-  pf_buf_t *ar = pf__qb_array(qb, &nr);
   pf__relset_t *rels = pf__qb_rels(qb);
   pf__typeset_t *types = pf__qb_types(qb);
   qb->col_rel = pf_xcalloc(ncols, sizeof(*qb->col_rel));
@@ -117,14 +115,13 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
     qb->col_type[c] = (uint32_t)pf__typeset_add(types, it->type);
     c++;
   }
-  /* The relations that have columns in the manifest, each once (the set holds others too). */
-  unsigned char *sent = pf_xcalloc(rels->set.n + 1, 1);
-  for (c = 0; c < ncols; c++) {
-    if (sent[qb->col_rel[c]]) continue;
-    sent[qb->col_rel[c]] = 1;
-    pf__array_int(ar, qb->col_rel[c]);
-  }
-  free(sent);
+  /* The relations that have columns in the manifest are flagged in the set itself (rels.cols):
+   * a join with a list of their numbers was planned by the set's row estimate (a handful, for
+   * thousands), as a nested loop. */
+  unsigned char *flags = pf_xcalloc(rels->set.n + 1, 1);
+  for (c = 0; c < ncols; c++) flags[qb->col_rel[c]] = 1;
+  pf__relset_flag(qb, rels, flags);
+  free(flags);
   pf__qb_branch(qb);
   /* NOT NULL constraints are rows of pg_constraint from PostgreSQL 18 on; before it there is
    * nothing to look up (and nothing to plan). */
@@ -142,10 +139,10 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
                 "FROM rels rel\n"
                 "JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped\n"
                 "LEFT JOIN pg_catalog.pg_attrdef d ON a.atthasdef AND d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
-                "WHERE rel.k IN (SELECT pg_catalog.unnest($%d::int[]))\n"
+                "WHERE rel.cols\n"
                 "UNION ALL\n"
                 "SELECT NULL::int, NULL::bool, ty.k::text, ty.oid::text, ty.canon, NULL, NULL, NULL FROM tys ty",
-                notnull, nr);
+                notnull);
 }
 
 /* Adds the functions branch. Names are matched exactly (pronamespace, proname); the argument

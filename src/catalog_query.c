@@ -251,11 +251,26 @@ size_t pf__relset_add(pf__relset_t *rs, const char *schema, const char *name) {
 /* An inner join: a relation that does not exist has no row, and the item's LEFT JOIN on its
  * number finds nothing. */
 void pf__relset_sql(pf_buf_t *sql, const pf__relset_t *rs) {
-  pf_buf_printf(sql,
-                "(SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity FROM unnest($%d::text[], $%d::text[]) WITH ORDINALITY AS r(s, n, k)\n"
-                "   JOIN pg_catalog.pg_namespace rns ON rns.nspname = r.s\n"
-                "   JOIN pg_catalog.pg_class rc ON rc.relnamespace = rns.oid AND rc.relname = r.n)",
-                rs->num[0], rs->num[1]);
+  /* The flags array may be shorter than the names (relations added after it was written):
+   * unnest pads it with NULL, which is false. */
+  if (rs->num[2])
+    pf_buf_printf(sql,
+                  "(SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity, coalesce(r.c, false) AS cols\n"
+                  "   FROM unnest($%d::text[], $%d::text[], $%d::bool[]) WITH ORDINALITY AS r(s, n, c, k)\n",
+                  rs->num[0], rs->num[1], rs->num[2]);
+  else
+    pf_buf_printf(sql,
+                  "(SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity, false AS cols\n"
+                  "   FROM unnest($%d::text[], $%d::text[]) WITH ORDINALITY AS r(s, n, k)\n",
+                  rs->num[0], rs->num[1]);
+  pf_buf_puts(sql,
+              "   JOIN pg_catalog.pg_namespace rns ON rns.nspname = r.s\n"
+              "   JOIN pg_catalog.pg_class rc ON rc.relnamespace = rns.oid AND rc.relname = r.n)");
+}
+
+void pf__relset_flag(pf__qb_t *qb, pf__relset_t *rs, const unsigned char *flags) {
+  pf_buf_t *c = pf__qb_array(qb, &rs->num[2]);
+  for (size_t k = 1; k <= rs->set.n; k++) pf_catalog_array_add(c, flags[k] ? "t" : "f");
 }
 
 void pf__relset_free(pf__relset_t *rs) { pf__intern_free(&rs->set); }

@@ -30,7 +30,7 @@ typedef struct {
 typedef struct {
   pf__intern_t set;
   pf_buf_t *s, *n;
-  int num[2];
+  int num[3];           /* the parameters: schemas, names, and the `cols` flags (0: none) */
 } pf__relset_t;
 
 /* The same for type names: each distinct (schema, typname, dims) is sent and resolved once. */
@@ -42,7 +42,7 @@ typedef struct {
 
 /* The query under construction: SQL text plus parameters (arrays rendered as literals), and the
  * one relation set and one type set that every branch shares. They become the query's common
- * table expressions `rels` (k, oid, relkind, relrowsecurity) and `tys` (k, oid, canon), so
+ * table expressions `rels` (k, oid, relkind, relrowsecurity, cols) and `tys` (k, oid, canon), so
  * PostgreSQL parses, plans and runs each lookup once, not once per branch: in a backend whose
  * catalog caches are cold, every extra join planned is memory touched for the first time. */
 typedef struct {
@@ -118,9 +118,12 @@ void pf__intern_free(pf__intern_t *t);
 void pf__relset_init(pf__qb_t *qb, pf__relset_t *rs);
 /* Returns the relation's number (1-based). */
 size_t pf__relset_add(pf__relset_t *rs, const char *schema, const char *name);
-/* Appends a subquery (k, oid, relkind, relrowsecurity): each relation of the set that exists,
- * by its number. */
+/* Appends a subquery (k, oid, relkind, relrowsecurity, cols): each relation of the set that
+ * exists, by its number, and whether it was flagged. */
 void pf__relset_sql(pf_buf_t *sql, const pf__relset_t *rs);
+/* Flags relations 1..n of the set (flags[k] != 0: cols is true), for one branch to select them
+ * without a join; relations added later are not flagged. Call it once. */
+void pf__relset_flag(pf__qb_t *qb, pf__relset_t *rs, const unsigned char *flags);
 void pf__relset_free(pf__relset_t *rs);
 
 void pf__typeset_init(pf__qb_t *qb, pf__typeset_t *ts);

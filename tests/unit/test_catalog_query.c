@@ -93,11 +93,22 @@ static void test_query_text(void) {
   CHECK(pf__typeset_add(pf__qb_types(&qb), "uuid") == 1);
   CHECK(pf__typeset_add(pf__qb_types(&qb), "uuid") == 1 && qb.nparams == 5);
   pf__qb_text(&qb, &text);
-  CHECK(strncmp(text.data, "WITH rels AS (SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity FROM unnest($1::text[], $2::text[])", 95) == 0);
+  CHECK(strncmp(text.data, "WITH rels AS (SELECT r.k, rc.oid, rc.relkind, rc.relrowsecurity, false AS cols\n", 79) == 0);
+  CHECK(strstr(text.data, "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY") != NULL);
   CHECK(strstr(text.data, "),\ntys AS (SELECT u.k, r.oid") != NULL);
   CHECK(strstr(text.data, "unnest($3::text[], $4::text[], $5::text[])") != NULL);
   size_t n = strlen(text.data);
   CHECK(n > 9 && strcmp(text.data + n - 10, ")\nSELECT 1") == 0);
+  pf_buf_free(&text);
+  /* Flags: one per relation known when they are written; later ones are padded (NULL: false). */
+  CHECK(pf__relset_add(&qb.rels, "public", "posts") == 2);
+  pf__relset_flag(&qb, &qb.rels, (const unsigned char[]){0, 0, 1});
+  CHECK(pf__relset_add(&qb.rels, "public", "tags") == 3);
+  CHECK(qb.rels.num[2] == 6);
+  pf_buf_putc(&qb.params[5], '}');
+  CHECK_STR(qb.params[5].data, "{\"f\",\"t\"}");
+  pf__qb_text(&qb, &text);
+  CHECK(strstr(text.data, "coalesce(r.c, false) AS cols\n   FROM unnest($1::text[], $2::text[], $6::bool[]) WITH ORDINALITY AS r(s, n, c, k)") != NULL);
   pf_buf_free(&text);
   pf__qb_free(&qb);
   CHECK(qb.nparams == 0 && !qb.have_rels && !qb.have_types);
