@@ -400,21 +400,31 @@ static void pf__comment(pf__snap_t *s, const char *indent, const char *fmt, ...)
 }
 
 /* Starts a flow-mapping item: "<indent>- {". */
+/* The writers below run for every item and field (~200,000 times at 32,000 items): plain
+ * appends, no printf. */
 static void pf__item(pf__snap_t *s, const char *indent) {
   pf__key(s);
-  pf_buf_printf(&s->body, "%s- {", indent);
+  pf_buf_puts(&s->body, indent);
+  pf_buf_append(&s->body, "- {", 3);
   s->nfields = 0;
+}
+
+static void pf__field_key(pf__snap_t *s, const char *key) {
+  if (s->nfields++) pf_buf_append(&s->body, ", ", 2);
+  pf_buf_puts(&s->body, key);
+  pf_buf_append(&s->body, ": ", 2);
 }
 
 /* Adds "key: value" to the current item, the value quoted as needed. */
 static void pf__field(pf__snap_t *s, const char *key, const char *value) {
-  pf_buf_printf(&s->body, "%s%s: ", s->nfields++ ? ", " : "", key);
+  pf__field_key(s, key);
   if (!pf_snapshot_yaml_scalar(&s->body, value)) s->lossy = true;
 }
 
 /* Adds "key: value" with a value that is already YAML (true, a sequence). */
 static void pf__field_raw(pf__snap_t *s, const char *key, const char *yaml) {
-  pf_buf_printf(&s->body, "%s%s: %s", s->nfields++ ? ", " : "", key, yaml);
+  pf__field_key(s, key);
+  pf_buf_puts(&s->body, yaml);
 }
 
 static void pf__item_end(pf__snap_t *s) { pf_buf_puts(&s->body, "}\n"); }
