@@ -61,14 +61,20 @@ _pgtmp_as_pg() {
 # Prints a TCP port on 127.0.0.1 that nothing listens on and that no other pgtmp user holds: the
 # lock file /tmp/pgtmp-port-PORT.lock stays locked (flock) by this shell until pgtmp_stop, and the
 # Python harness uses the same files, so concurrent suites never pick the same port.
+# Ports are picked below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by
+# default): one in it may be handed to an outgoing connection (a client retrying a server that is
+# not up yet) just before the server binds it, which then fails with EADDRINUSE or, worse, the
+# client's connection reaches itself (TCP self-connect).
 _pgtmp_claim_port() {
-  local want="${1:-}" port tries=0 fd
+  local want="${1:-}" port tries=0 fd lo=32768 hi=60999 first=20000 last
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  if [ "$lo" -gt 22000 ]; then last=$((lo - 1)); else first=$((hi + 1)); last=65535; fi
   while [ $tries -lt 200 ]; do
     tries=$((tries + 1))
     if [ -n "$want" ]; then
       port="$want"
     else
-      port=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+      port=$(( (RANDOM * 32768 + RANDOM) % (last - first + 1) + first ))
     fi
     exec {fd}>"/tmp/pgtmp-port-$port.lock" || return 1
     if flock -n "$fd"; then

@@ -438,7 +438,7 @@ else
     fail "k8s ConfigMap and Secret volumes" "$(cat "$WORK/k8s.err")"
 fi
 K8S_PW=$(cat "$VOL/secretvalue-app-db-password")
-HEALTH_PORT=$(( (RANDOM % 20000) + 30000 ))
+HEALTH_PORT=$(( (RANDOM % 12000) + 20000 ))  # below the ephemeral range (see pgtmp.sh)
 # Prints the docker run arguments for container $2 of docker/k8s/$1.
 pod() {
     python3 "$ROOT/tests/container/k8s_pod.py" run "$WORK/docker/k8s/$1" "$2" "$VOL" \
@@ -511,7 +511,7 @@ if [ "$HAS_MIGRATE" = 1 ]; then
     fresh_db "$K8S_PW"
     ports=()
     for r in 1 2 3; do
-        HEALTH_PORT=$(( (RANDOM % 20000) + 30000 ))
+        HEALTH_PORT=$(( (RANDOM % 12000) + 20000 ))  # below the ephemeral range (see pgtmp.sh)
         ports+=("$HEALTH_PORT")
         pod_start deployment-entrypoint.yaml app "pf-rep$r"
     done

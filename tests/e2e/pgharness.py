@@ -68,6 +68,20 @@ def as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if IS_ROOT else cmd
 
 
+def _port_span() -> tuple[int, int]:
+    """Where test ports are picked: below the kernel's ephemeral range (ip_local_port_range,
+    32768-60999 by default). A port in it may be handed to an outgoing connection (preflight's own,
+    retrying a server that is not up yet) in the moment before the server binds it: the server then
+    fails with EADDRINUSE, or the connection reaches itself (TCP self-connect)."""
+    try:
+        low, high = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low > 22000:
+        return 20000, low - 1
+    return high + 1, 65535
+
+
 class PortLock:
     """A loopback TCP port that nothing listens on, reserved for as long as this object lives.
 
@@ -76,7 +90,7 @@ class PortLock:
 
     def __init__(self, port: int | None = None):
         for _ in range(200):
-            p = port or random.randint(20000, 49999)
+            p = port or random.randint(*_port_span())
             f = open(f"/tmp/pgtmp-port-{p}.lock", "a")
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

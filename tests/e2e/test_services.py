@@ -32,7 +32,14 @@ class LateServer:
         self.connections = 0
         self.requests = []
         self._stop = False
-        self._sock = None
+        # Bound now, listening only after listen_after: a bound socket that does not listen
+        # refuses connections as a free port does, and holds the port meanwhile. Binding it late
+        # let the kernel hand the port to one of preflight's own outgoing connections (the test
+        # ports are in the ephemeral range): the late bind then failed with EADDRINUSE, or the
+        # connection reached itself (TCP self-connect) and the service looked ready.
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -42,14 +49,12 @@ class LateServer:
     def _run(self):
         while not self._stop and time.monotonic() - self.t0 < self.listen_after:
             time.sleep(0.02)
+        s = self._sock
         if self._stop:
+            s.close()
             return
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
         s.listen(64)
         s.settimeout(0.1)
-        self._sock = s
         while not self._stop:
             try:
                 conn, _ = s.accept()
