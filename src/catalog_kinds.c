@@ -42,15 +42,14 @@ static const char *pf__f_returns_setof(const pf_manifest_t *m, const pf_item_t *
   return setof ? "t" : "f";
 }
 
-/* A branch for the items that name a relation: their own (tables, views, sequences: `own`) or the table they live on (constraints, triggers, policies, whose name is sent as t.n).
- * Per item its index, its relation's number in the query's relation set (rel: k, oid, relkind,
+/* A branch for the items that name a relation: their own (tables, views, sequences: `own`) or
+ * the table they live on (constraints, triggers, policies, whose name is sent as t.n). Per item
+ * its index, its relation's number in the query's relation set (rel: k, oid, relkind,
  * relrowsecurity) and `extra` when given (as t.x); each relation is resolved once, however many
  * items name it. Indexes, a schema's most numerous relations, keep their own lookup. */
 static void pf__rel_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, bool own, pf__field_fn extra,
                            const char *cols, const char *joins) {
-  size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) count += (kinds & PF__KM(m->items[i].kind)) != 0;
-  if (count == 0) return;
+  if (pf__count_kinds(m, kinds) == 0) return;
   int n[4];
   pf_buf_t *a[4];
   int na = 2 + !own + (extra != NULL);
@@ -399,9 +398,7 @@ typedef struct {
 } pf__colmap_t;
 
 static size_t pf__col_hash(int rel, const char *name) {
-  size_t h = 2166136261u ^ (size_t)rel;
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
-  return h;
+  return (size_t)pf__hash(name, strlen(name)) * 31u + (size_t)rel;
 }
 
 /* Judges every column item at once from the columns branch's rows (pf__branch_columns): each item

@@ -62,11 +62,13 @@ void pf__qb_arrays(pf__qb_t *qb, int count, pf_buf_t **a, int *n) {
   for (int k = 0; k < count; k++) a[k] = pf__qb_array(qb, &n[k]);
 }
 
-size_t pf__count_kind(const pf_manifest_t *m, pf_kind_t kind) {
+size_t pf__count_kinds(const pf_manifest_t *m, unsigned kinds) {
   size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) count += m->items[i].kind == kind;
+  for (size_t i = 0; i < m->nitems; i++) count += (kinds & PF__KM(m->items[i].kind)) != 0;
   return count;
 }
+
+size_t pf__count_kind(const pf_manifest_t *m, pf_kind_t kind) { return pf__count_kinds(m, PF__KM(kind)); }
 
 /* Starts a new UNION ALL branch. */
 void pf__qb_branch(pf__qb_t *qb) {
@@ -170,7 +172,7 @@ void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int
 /* ---- distinct keys ---------------------------------------------------------------------- */
 
 /* FNV-1a: keys are short and few; nothing here needs more. */
-static uint32_t pf__hash(const char *s, size_t n) {
+uint32_t pf__hash(const char *s, size_t n) {
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
   return h;

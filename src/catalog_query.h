@@ -70,8 +70,9 @@ void pf__array_int(pf_buf_t *arr, size_t v);
 void pf__array_ref(pf_buf_t *arr, size_t k);
 /* Reserves `count` consecutive array parameters: their buffers into a, their numbers into n. */
 void pf__qb_arrays(pf__qb_t *qb, int count, pf_buf_t **a, int *n);
-/* How many items are of `kind`. */
+/* How many items are of `kind`; of any of the kinds in the set `kinds` (PF__KM). */
 size_t pf__count_kind(const pf_manifest_t *m, pf_kind_t kind);
+size_t pf__count_kinds(const pf_manifest_t *m, unsigned kinds);
 /* Appends "s" with identifier quoting. */
 void pf__quote_ident(pf_buf_t *b, const char *s);
 
@@ -110,6 +111,8 @@ size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfi
 /* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
 void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
                        const char *cols, const char *alias, const char *joins);
+/* FNV-1a of s[0..n): the hash of the key sets here and of the judges' own lookups. */
+uint32_t pf__hash(const char *s, size_t n);
 /* Returns the number of the key made of parts[0..nparts) (NULL parts allowed), adding it when
  * new; *added says which. */
 size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *added);
