@@ -267,6 +267,17 @@ out:
   return 0;
 }
 
+/* Parses text[0..len) into a manifest. `owned`, when not NULL, is the text's buffer, freed as
+ * soon as the YAML tree holds the text: at 32,000 items the manifest's peak memory is the tree
+ * and the items together, and a file's text is another 1.5 MB beside them. */
+static int pf__mparse(const char *text, size_t len, char *owned, size_t max_bytes, const char *path, const char *dir,
+                      pf_manifest_t *m, char *err, size_t errlen) {
+  pf_ynode_t *root = NULL;
+  int rc = pf_ydoc_parse_limit(text, len, max_bytes, path, &root, err, errlen);
+  free(owned);
+  return rc != 0 ? rc : pf__mbuild(root, len, max_bytes, path, dir, m, err, errlen);
+}
+
 /* Parses and validates a manifest held in memory; see manifest.h. */
 int pf_manifest_parse(const char *text, size_t len, const char *path, const char *dir,
                       pf_manifest_t *m, char *err, size_t errlen) {
@@ -275,10 +286,7 @@ int pf_manifest_parse(const char *text, size_t len, const char *path, const char
   size_t max_bytes;
   int rc = pf_manifest_max_bytes(&max_bytes, err, errlen);
   if (rc != 0) return rc;
-  pf_ynode_t *root = NULL;
-  rc = pf_ydoc_parse_limit(text, len, max_bytes, path, &root, err, errlen);
-  if (rc != 0) return rc;
-  return pf__mbuild(root, len, max_bytes, path, dir, m, err, errlen);
+  return pf__mparse(text, len, NULL, max_bytes, path, dir, m, err, errlen);
 }
 
 /* Reads the manifest file and parses it; see manifest.h. */
@@ -296,12 +304,7 @@ int pf_manifest_load(const char *path, pf_manifest_t *m, char *err, size_t errle
   char *dir = slash == NULL ? pf_xstrdup(".")
               : slash == path ? pf_xstrdup("/")
                               : pf_xstrndup(path, (size_t)(slash - path));
-  /* The file's text is freed as soon as the tree holds it: at 32,000 items the manifest's peak
-   * memory is the tree and the items together, and the text is another 1.5 MB beside them. */
-  pf_ynode_t *root = NULL;
-  rc = pf_ydoc_parse_limit(text, len, max_bytes, path, &root, err, errlen);
-  free(text);
-  if (rc == 0) rc = pf__mbuild(root, len, max_bytes, path, dir, m, err, errlen);
+  rc = pf__mparse(text, len, text, max_bytes, path, dir, m, err, errlen);
   free(dir);
   return rc;
 }
