@@ -46,3 +46,15 @@ def test_statement_log_parser():
             "2026-01-01 10:00:00.127 UTC [14]   LOG:  checkpoint starting: time\n")
     assert pgharness.count_logged_statements(text, "mydb") == 2
     assert pgharness.count_logged_statements(text, "other") == 1
+
+
+def test_port_locks_stay_below_the_ephemeral_range():
+    """A port handed out for a server that starts later must not be one the kernel may give an
+    outgoing connection in the meantime (the CI failure of test_late_tcp_http_and_redis_...)."""
+    low, high = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    locks = [pgharness.PortLock() for _ in range(60)]
+    try:
+        assert all(not (low <= lock.port <= high) for lock in locks), [lock.port for lock in locks]
+    finally:
+        for lock in locks:
+            lock.release()

@@ -118,6 +118,17 @@ def servers():
         s.close()
 
 
+def test_a_late_server_holds_its_port_before_it_listens(servers):
+    """Until it listens, a late server refuses connections, and nobody else can bind its port: an
+    outgoing connection given that port as its source could otherwise make it fail to bind."""
+    late = servers("tcp", listen_after=30)
+    with socket.socket() as other:
+        with pytest.raises(OSError):
+            other.bind(("127.0.0.1", late.port))
+    with socket.socket() as client, pytest.raises(ConnectionRefusedError):
+        client.connect(("127.0.0.1", late.port))
+
+
 def test_late_tcp_http_and_redis_services_are_waited_for(db, preflight, manifest, servers):
     tcp = servers("tcp", listen_after=1.5)
     http = servers("http", listen_after=0.5, ready_after=2.0)
