@@ -145,12 +145,28 @@ static int pf__parse_headers(const char *p, const char *end, bool *body) {
 
 /* Judges a request head; see health.h for the codes it returns. */
 int pf_health_parse_request(const char *buf, size_t len, size_t max, pf_health_route_t *route) {
-  for (size_t k = 0; k < len; k++)
-    if (pf__forbidden((unsigned char)buf[k])) return 400;
   size_t i = 0;
   while (i < len && (buf[i] == '\r' || buf[i] == '\n')) i++; /* empty lines before a request */
   const char *line = buf + i;
   const char *eol = memchr(line, '\n', len - i);
+
+  /* The head ends with the first empty line after the request line. Only the head is judged:
+   * what follows it is a body or the next request, and the verdict on a head must not change
+   * when more bytes arrive after it, since the server answers as soon as the head is whole. */
+  const char *end = buf + len, *head_end = NULL;
+  for (const char *p = eol ? eol + 1 : end; p < end;) {
+    const char *e = memchr(p, '\n', (size_t)(end - p));
+    if (e == NULL) break;
+    if (e == p || (e == p + 1 && *p == '\r')) {
+      head_end = e + 1;
+      break;
+    }
+    p = e + 1;
+  }
+  const char *scan_end = head_end ? head_end : end;
+  for (const char *k = buf; k < scan_end; k++)
+    if (pf__forbidden((unsigned char)*k)) return 400;
+
   if (eol == NULL) {
     /* Refuse an impossible method at once rather than waiting for the line to end. */
     size_t k = 0;
@@ -175,17 +191,7 @@ int pf_health_parse_request(const char *buf, size_t len, size_t max, pf_health_r
     return 400;
   if (ver[5] != '1') return 505;
 
-  /* The head ends with an empty line; until it has arrived, ask for more. */
-  const char *p = eol + 1, *end = buf + len, *head_end = NULL;
-  while (p < end) {
-    const char *e = memchr(p, '\n', (size_t)(end - p));
-    if (e == NULL) break;
-    if (e == p || (e == p + 1 && *p == '\r')) {
-      head_end = e + 1;
-      break;
-    }
-    p = e + 1;
-  }
+  /* Until the empty line that ends the head has arrived, ask for more. */
   if (head_end == NULL) return len >= max ? 431 : 0;
   if ((size_t)(head_end - buf) > max) return 431;
   bool body = false;
