@@ -111,7 +111,7 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_COLUMN) continue;
     qb->col_rel[c] = (uint32_t)pf__relset_add(rels, it->table_schema, it->table);
-    qb->col_type[c] = (uint32_t)pf__typeset_add(types, it->type);
+    qb->col_type[c] = (uint32_t)pf__typeset_text(types, it->type);
     c++;
   }
   /* The relations that have columns in the manifest are flagged in the set itself (rels.cols):
@@ -301,9 +301,10 @@ static bool pf__same_expr(const char *want, const char *have) {
  * declared type resolved to (NULL and "" when it names no type). The first difference is
  * reported with both values. */
 static void pf__judge_column(const pf_item_t *it, PGresult *r, int row, const char *type_oid, const char *canon,
-                             pf_item_state_t *st) {
+                             const char *mods, pf_item_state_t *st) {
   const char *found_type = pf__cell(r, row, 2);
-  if (it->type) {
+  if (it->type && mods == NULL) {
+    /* Not a type name of this database (pf__typeset_text parsed it once already): say why. */
     pf_typename_t parsed;
     char why[160];
     if (!pf_typename_parse(it->type, &parsed, why, sizeof(why))) {
@@ -320,11 +321,15 @@ static void pf__judge_column(const pf_item_t *it, PGresult *r, int row, const ch
       pf_typename_free(&parsed);
       return;
     }
-    char want_mods[256], have_mods[256] = "";
-    /* The manifest's type is parsed once; the catalog's only when there are modifiers to compare
-     * (most columns have none: parsing 22,000 types twice more was most of the judging cost). */
-    snprintf(want_mods, sizeof(want_mods), "%s", parsed.mods);
     pf_typename_free(&parsed);
+    mods = "";
+  }
+  if (it->type) {
+    char want_mods[256], have_mods[256] = "";
+    /* The manifest's type was parsed once per distinct text; the catalog's is parsed only when
+     * there are modifiers to compare (most columns have none: parsing 22,000 types twice more
+     * was most of the judging cost). */
+    snprintf(want_mods, sizeof(want_mods), "%s", mods);
     bool ok = type_oid != NULL && strcmp(type_oid, pf__cell(r, row, 4)) == 0;
     if (ok && want_mods[0] != '\0') {
       pf__type_mods(found_type, have_mods, sizeof(have_mods));
@@ -435,7 +440,8 @@ static void pf__judge_columns(const pf_manifest_t *m, const pf__qb_t *qb, PGresu
     const pf_item_t *it = &m->items[i];
     if (it->kind != PF_KIND_COLUMN) continue;
     int rel = (int)qb->col_rel[c];
-    size_t ty = qb->col_type[c++];
+    size_t text = qb->col_type[c++];
+    size_t ty = pf__typeset_k(&qb->types, text);
     int found = -1;
     for (size_t h = pf__col_hash(rel, it->name) & map.mask; map.slots[h] != 0; h = (h + 1) & map.mask) {
       int row = (int)map.slots[h] - 1;
@@ -450,7 +456,7 @@ static void pf__judge_columns(const pf_manifest_t *m, const pf__qb_t *qb, PGresu
       oid = PQgetvalue(r, type_row[ty] - 1, 3);
       canon = PQgetvalue(r, type_row[ty] - 1, 4);
     }
-    pf__judge_column(it, r, found, oid, canon, &v->items[i]);
+    pf__judge_column(it, r, found, oid, canon, pf__typeset_mods(&qb->types, text), &v->items[i]);
   }
   free(map.slots);
   free(map.rel);

@@ -193,22 +193,30 @@ static void pf__intern_grow(pf__intern_t *t) {
 
 size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *added) {
   /* A part is encoded as "\1text\0", or "\0" for NULL: names never hold a NUL, so two
-   * different part lists never encode alike. */
-  pf_buf_t key = {0};
+   * different part lists never encode alike. The key is built on the stack when it fits (a
+   * lookup of a key already there, the common case, then allocates nothing) and copied to the
+   * heap only when it is added. */
+  char local[256];
+  size_t len = 0;
+  for (int p = 0; p < nparts; p++) len += parts[p] ? strlen(parts[p]) + 2 : 1;
+  char *key = len <= sizeof(local) ? local : pf_xmalloc(len);
+  size_t at = 0;
   for (int p = 0; p < nparts; p++) {
     if (parts[p] == NULL) {
-      pf_buf_putc(&key, '\0');
+      key[at++] = '\0';
       continue;
     }
-    pf_buf_putc(&key, '\1');
-    pf_buf_append(&key, parts[p], strlen(parts[p]) + 1);
+    size_t n = strlen(parts[p]) + 1;
+    key[at++] = '\1';
+    memcpy(key + at, parts[p], n);
+    at += n;
   }
   if ((t->n + 1) * 2 > t->nslots) pf__intern_grow(t);
-  size_t j = pf__hash(key.data, key.len) & (t->nslots - 1);
+  size_t j = pf__hash(key, len) & (t->nslots - 1);
   for (; t->slots[j] != 0; j = (j + 1) & (t->nslots - 1)) {
     size_t k = t->slots[j] - 1;
-    if (t->lens[k] == key.len && memcmp(t->keys[k], key.data, key.len) == 0) {
-      pf_buf_free(&key);
+    if (t->lens[k] == len && memcmp(t->keys[k], key, len) == 0) {
+      if (key != local) free(key);
       *added = false;
       return k + 1;
     }
@@ -218,8 +226,12 @@ size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *a
     t->keys = pf_xrealloc(t->keys, t->cap * sizeof(*t->keys));
     t->lens = pf_xrealloc(t->lens, t->cap * sizeof(*t->lens));
   }
-  t->lens[t->n] = key.len;
-  t->keys[t->n] = pf_buf_steal(&key);
+  if (key == local) {
+    key = pf_xmalloc(len);
+    memcpy(key, local, len);
+  }
+  t->lens[t->n] = len;
+  t->keys[t->n] = key;
   t->slots[j] = (uint32_t)(++t->n);
   *added = true;
   return t->n;
@@ -284,26 +296,49 @@ void pf__typeset_init(pf__qb_t *qb, pf__typeset_t *ts) {
   ts->d = pf__qb_array(qb, &ts->num[2]);
 }
 
-size_t pf__typeset_add(pf__typeset_t *ts, const char *text) {
+size_t pf__typeset_text(pf__typeset_t *ts, const char *text) {
+  if (text == NULL) return 0;
+  /* Manifests repeat a handful of type names thousands of times: each distinct text is parsed
+   * once, and what it came to is remembered by the text's number. */
+  bool added;
+  size_t r = pf__intern(&ts->texts, &text, 1, &added);
+  if (!added) return r;
+  if (ts->texts.n > ts->text_cap) {
+    ts->text_cap = ts->texts.cap;
+    ts->text_k = pf_xrealloc(ts->text_k, ts->text_cap * sizeof(*ts->text_k));
+    ts->text_mods = pf_xrealloc(ts->text_mods, ts->text_cap * sizeof(*ts->text_mods));
+  }
+  ts->text_k[r - 1] = 0;
+  ts->text_mods[r - 1] = NULL;
   pf_typename_t t;
   char err[160];
-  if (text == NULL || !pf_typename_parse(text, &t, err, sizeof(err))) return 0;
-  if (t.database != NULL) { /* another database: never this one's type */
-    pf_typename_free(&t);
-    return 0;
-  }
-  char dims[16];
-  snprintf(dims, sizeof(dims), "%d", t.dims);
-  const char *parts[3] = {t.schema, t.name, dims};
-  bool added;
-  size_t k = pf__intern(&ts->set, parts, 3, &added);
-  if (added) {
-    pf_catalog_array_add(ts->s, t.schema);
-    pf_catalog_array_add(ts->n, t.name);
-    pf_catalog_array_add(ts->d, dims);
+  if (!pf_typename_parse(text, &t, err, sizeof(err))) return r;
+  if (t.database == NULL) { /* another database: never this one's type */
+    char dims[16];
+    snprintf(dims, sizeof(dims), "%d", t.dims);
+    const char *parts[3] = {t.schema, t.name, dims};
+    size_t k = pf__intern(&ts->set, parts, 3, &added);
+    if (added) {
+      pf_catalog_array_add(ts->s, t.schema);
+      pf_catalog_array_add(ts->n, t.name);
+      pf_catalog_array_add(ts->d, dims);
+    }
+    ts->text_k[r - 1] = k;
+    ts->text_mods[r - 1] = pf_xstrdup(t.mods);
   }
   pf_typename_free(&t);
-  return k;
+  return r;
+}
+
+size_t pf__typeset_add(pf__typeset_t *ts, const char *text) {
+  size_t r = pf__typeset_text(ts, text);
+  return r ? ts->text_k[r - 1] : 0;
+}
+
+size_t pf__typeset_k(const pf__typeset_t *ts, size_t r) { return r >= 1 && r <= ts->texts.n ? ts->text_k[r - 1] : 0; }
+
+const char *pf__typeset_mods(const pf__typeset_t *ts, size_t r) {
+  return r >= 1 && r <= ts->texts.n ? ts->text_mods[r - 1] : NULL;
 }
 
 void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts) {
@@ -314,7 +349,13 @@ void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts) {
                 ts->num[0], ts->num[1], ts->num[2]);
 }
 
-void pf__typeset_free(pf__typeset_t *ts) { pf__intern_free(&ts->set); }
+void pf__typeset_free(pf__typeset_t *ts) {
+  for (size_t r = 0; r < ts->texts.n; r++) free(ts->text_mods[r]);
+  free(ts->text_k);
+  free(ts->text_mods);
+  pf__intern_free(&ts->texts);
+  pf__intern_free(&ts->set);
+}
 
 void pf__args_init(pf__qb_t *qb, pf__args_t *a) {
   a->ai = pf__qb_array(qb, &a->num[0]);

@@ -38,6 +38,12 @@ typedef struct {
   pf__intern_t set;
   pf_buf_t *s, *n, *d;
   int num[3];
+  /* Each distinct text given (numbered r, from 1): the type's number in `set` (0 when the text
+   * is not a type name, or names another database) and its modifiers ("10,2", "" for none). */
+  pf__intern_t texts;
+  size_t *text_k;
+  char **text_mods;
+  size_t text_cap;
 } pf__typeset_t;
 
 /* The query under construction: SQL text plus parameters (arrays rendered as literals), and the
@@ -54,7 +60,8 @@ typedef struct {
   pf__typeset_t types;
   bool have_rels, have_types;
   int server_version;   /* PQserverVersion, 0 when unknown: the branches leave out what it lacks */
-  /* Columns, in manifest order: each one's relation and declared type numbers, for the judge. */
+  /* Columns, in manifest order: each one's relation number and its declared type's text number
+   * (pf__typeset_text), for the judge. */
   uint32_t *col_rel, *col_type;
   size_t ncols;
 } pf__qb_t;
@@ -133,6 +140,12 @@ void pf__typeset_init(pf__qb_t *qb, pf__typeset_t *ts);
 /* Returns the number of the type `text` names, or 0 when text is NULL, not a type name, or
  * names another database (the judge explains those without the catalog). */
 size_t pf__typeset_add(pf__typeset_t *ts, const char *text);
+/* Adds `text` as pf__typeset_add does, but returns the text's own number r (0 for NULL), which
+ * pf__typeset_k turns into the type's number and pf__typeset_mods into the modifiers the text
+ * gives (NULL when the text names no type of this database). Each distinct text is parsed once. */
+size_t pf__typeset_text(pf__typeset_t *ts, const char *text);
+size_t pf__typeset_k(const pf__typeset_t *ts, size_t r);
+const char *pf__typeset_mods(const pf__typeset_t *ts, size_t r);
 /* Appends a subquery (k, oid, canon): every type of the set by its number, its OID (NULL when
  * it names no type) and its canonical name. */
 void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts);

@@ -32,6 +32,13 @@ const char *const pf_mprivileges[] = {
     "ALL PRIVILEGES", "MAINTAIN", "SET", "ALTER SYSTEM", NULL,
 };
 
+/* FNV-1a of a string, for the checked-value memo (pf__mctx_t.passed). */
+static size_t pf__hash_str(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
 /* ---- patterns: each is the schema's form of a check the parser makes in C ---- */
 
 /* A column type (typename.c's grammar, approximately): name characters and quoted names, with
@@ -519,10 +526,17 @@ int pf_mkey_apply(pf__mctx_t *c, const pf_mkey_t *k, const pf_ynode_t *v, const 
       char *s;
       rc = pf__mstring(c, v, where, k->key, expand, (k->flags & PF_MK_UNSET_OK) != 0, &s);
       if (rc != 0) return rc;
-      const char *why = k->check != NULL ? k->check(s) : NULL;
-      if (why != NULL)
-        return pf__merr(c, v, pf__mfield(field, sizeof(field), where, k->key),
-                        "invalid %s \"%.60s\": %s", k->key, s, why);
+      if (k->check != NULL) {
+        size_t slot = pf__hash_str(s) % PF_ARRAY_SIZE(c->passed);
+        if (c->passed[slot].key != k || strcmp(c->passed[slot].s, s) != 0) {
+          const char *why = k->check(s);
+          if (why != NULL)
+            return pf__merr(c, v, pf__mfield(field, sizeof(field), where, k->key),
+                            "invalid %s \"%.60s\": %s", k->key, s, why);
+          c->passed[slot].key = k;
+          c->passed[slot].s = s;
+        }
+      }
       *(char **)dst = *s == '\0' && (k->flags & PF_MK_UNSET_OK) ? NULL : s;
       return 0;
     }

@@ -27,6 +27,12 @@ typedef struct pf__mctx {
   size_t max_bytes;     /* size limit for fallback files */
   char *err;
   size_t errlen;
+  /* Strings that passed a key's check (pf_mkey_t.check), remembered by hash so that a value
+   * repeated thousands of times (a column type) is checked once: direct-mapped, no allocation. */
+  struct {
+    const void *key;
+    const char *s;
+  } passed[64];
 } pf__mctx_t;
 
 /* Writes "path:line:column: where: message" (where may be NULL or "") at node `at`; returns

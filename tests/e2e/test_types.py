@@ -164,3 +164,47 @@ def test_columns_are_matched_by_their_own_table(pg, preflight, tmp_path):
         assert "table public.nope does not exist" in find_item(rep, "column", "public.nope.id")["detail"]
     finally:
         pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+
+def test_one_manifest_many_columns_sharing_and_differing_in_type_text(pg, preflight, tmp_path):
+    """Each distinct type text is parsed once per run, and columns share what it came to: the same
+    text on several columns, two texts of one type with different modifiers, and texts that name
+    no type of this database are each judged on their own column, in one manifest. (A text that
+    is not a type name at all is refused with the manifest, at its line.)"""
+    name = "t_types_shared_" + uuid.uuid4().hex[:8]
+    pg.psql(f'CREATE DATABASE "{name}"')
+    try:
+        pg.psql("CREATE TABLE shared (a1 varchar(255), a2 varchar(100), a3 varchar(100), a4 integer, "
+                "a5 bigint, a6 numeric(10,2), a7 timestamptz, a8 uuid, a9 jsonb, a10 boolean, a11 text)", name)
+        cols = [
+            ("a1", "varchar(255)", "present"),
+            ("a2", "varchar(255)", "missing"),            # the same text, another column
+            ("a3", "character varying(100)", "present"),  # the same type, other modifiers
+            ("a4", "int4", "present"),
+            ("a5", "int4", "missing"),
+            ("a6", "numeric(10,2)", "present"),
+            ("a7", "numeric(10,2)", "missing"),
+            ("a8", "no_such_type_here", "missing"),
+            ("a9", "otherdb.public.jsonb", "missing"),
+            ("a10", "bool", "present"),
+            ("a11", "varchar(255)", "missing"),
+        ]
+        lines = ["version: 1", "tables:", "  - name: shared", "    columns:"]
+        for c, t, _ in cols:
+            lines += [f"      - name: {c}", f'        type: "{t}"']
+        r, report = check(preflight, tmp_path, pg.url(name), "\n".join(lines) + "\n")
+        assert r.code == 65, str(r)
+        items = {i["name"].rsplit(".", 1)[-1]: i for i in load_report(report)["items"] if i["kind"] == "column"}
+        assert sorted(items) == sorted(c for c, _, _ in cols), items
+        for c, t, want in cols:
+            assert items[c]["status"] == want, (c, t, items[c])
+        detail = {c: items[c].get("detail") or "" for c, _, _ in cols}
+        assert "expected character varying(255), found character varying(100)" in detail["a2"], detail["a2"]
+        assert "expected integer, found bigint" in detail["a5"], detail["a5"]
+        assert "expected numeric(10,2), found timestamp with time zone" in detail["a7"], detail["a7"]
+        assert "not a known type" in detail["a8"], detail["a8"]
+        assert "cross-database references are not supported" in detail["a9"], detail["a9"]
+        assert "expected character varying(255), found text" in detail["a11"], detail["a11"]
+    finally:
+        pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)

@@ -59,13 +59,36 @@ static void test_sets(void) {
   CHECK(pf__typeset_add(&types, NULL) == 0);
   CHECK(pf__typeset_add(&types, "a.b.c.d") == 0);
   CHECK(pf__typeset_add(&types, "otherdb.public.t") == 0);
+  /* Texts have numbers of their own: the same text, the same number (parsed once); two texts of
+   * one type share the type's number but keep their own modifiers; a text that names no type of
+   * this database has a number, type 0 and no modifiers. */
+  size_t v255 = pf__typeset_text(&types, "varchar(255)"), v10 = pf__typeset_text(&types, "character varying(10)");
+  CHECK(v255 != 0 && v10 != 0 && v255 != v10);
+  CHECK(pf__typeset_text(&types, "varchar(255)") == v255);
+  CHECK(pf__typeset_k(&types, v255) == 4 && pf__typeset_k(&types, v10) == 4);
+  CHECK_STR(pf__typeset_mods(&types, v255), "255");
+  CHECK_STR(pf__typeset_mods(&types, v10), "10");
+  size_t i4 = pf__typeset_text(&types, "int4");
+  CHECK(pf__typeset_k(&types, i4) == 1);
+  CHECK_STR(pf__typeset_mods(&types, i4), "");
+  size_t bad = pf__typeset_text(&types, "a.b.c.d"), other = pf__typeset_text(&types, "otherdb.public.t");
+  CHECK(bad != 0 && pf__typeset_k(&types, bad) == 0 && pf__typeset_mods(&types, bad) == NULL);
+  CHECK(other != 0 && pf__typeset_k(&types, other) == 0 && pf__typeset_mods(&types, other) == NULL);
+  CHECK(pf__typeset_text(&types, NULL) == 0 && pf__typeset_k(&types, 0) == 0);
+  CHECK(pf__typeset_k(&types, 9999) == 0 && pf__typeset_mods(&types, 9999) == NULL);
+  /* A text longer than the stack key is interned like any other. */
+  char longtext[600];
+  memset(longtext, 'x', sizeof(longtext) - 1);
+  longtext[sizeof(longtext) - 1] = '\0';
+  size_t lt = pf__typeset_text(&types, longtext);
+  CHECK(lt != 0 && pf__typeset_text(&types, longtext) == lt && pf__typeset_k(&types, lt) == 5);
   CHECK(qb.nparams == 5);
   for (int i = 0; i < qb.nparams; i++) pf_buf_putc(&qb.params[i], '}');
   CHECK_STR(qb.params[0].data, "{\"public\",\"auth\",\"public\"}");
   CHECK_STR(qb.params[1].data, "{\"users\",\"users\",\"we\\\"ird\\\\\"}");
-  CHECK_STR(qb.params[2].data, "{NULL,NULL,\"pg_catalog\",NULL}");
-  CHECK_STR(qb.params[3].data, "{\"int4\",\"int4\",\"int4\",\"varchar\"}");
-  CHECK_STR(qb.params[4].data, "{\"0\",\"1\",\"0\",\"0\"}");
+  CHECK_STR(qb.params[2].data, "{NULL,NULL,\"pg_catalog\",NULL,NULL}");
+  CHECK(strncmp(qb.params[3].data, "{\"int4\",\"int4\",\"int4\",\"varchar\",\"xxx", 33) == 0);
+  CHECK_STR(qb.params[4].data, "{\"0\",\"1\",\"0\",\"0\",\"0\"}");
   pf_buf_t sql = {0};
   pf__relset_sql(&sql, &rels);
   CHECK(strstr(sql.data, "unnest($1::text[], $2::text[]) WITH ORDINALITY") != NULL);
