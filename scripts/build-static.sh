@@ -295,9 +295,11 @@ build_libuv() {
 build_libpq() {
     local prefix=$1 cflags=$2
     cd "$WORK/postgresql-15"
-    # --host makes configure cross-compile (it runs no target program); for a native build it is
-    # the build machine itself.
-    ./configure --host="$TRIPLET" --build="$(uname -m)-linux-gnu" --prefix="$prefix" \
+    # A --host that differs from --build makes configure cross-compile, so it runs no program it
+    # builds: with the same triplet on both sides (a native build), it ran its test program, which
+    # musl-gcc links against /lib/ld-musl-*.so.1, and that exists only where Debian's musl
+    # package happens to be installed ("cannot run C compiled programs" on a fresh machine).
+    ./configure --host="$ARCH-linux-musl" --build="$(uname -m)-linux-gnu" --prefix="$prefix" \
         --sysconfdir=/etc/postgresql-common \
         --with-ssl=openssl --without-readline --without-icu --without-gssapi --without-ldap \
         --without-zlib --without-llvm --disable-nls \
