@@ -342,10 +342,12 @@ const char *pf__typeset_mods(const pf__typeset_t *ts, size_t r) {
 }
 
 void pf__typeset_sql(pf_buf_t *sql, const pf__typeset_t *ts) {
+  /* OFFSET 0 keeps the lateral subquery a subquery: pulled up, its one column became the lookup
+   * itself in each of the two places that read it, planned and run twice per type. */
   pf_buf_printf(sql,
                 "(SELECT u.k, r.oid, pg_catalog.format_type(r.oid, NULL) AS canon\n"
                 "   FROM unnest($%d::text[], $%d::text[], $%d::text[]) WITH ORDINALITY AS u(s, n, d, k)\n"
-                "   CROSS JOIN LATERAL (SELECT " PF__TYPE_OID("u.s", "u.n", "u.d") " AS oid) r)",
+                "   CROSS JOIN LATERAL (SELECT " PF__TYPE_OID("u.s", "u.n", "u.d") " AS oid OFFSET 0) r)",
                 ts->num[0], ts->num[1], ts->num[2]);
 }
 
