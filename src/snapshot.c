@@ -88,14 +88,13 @@ static const char pf__q_sequences[] =
     "  AND " PF__NO_DEP("pg_class", "c.oid", "'e', 'i'");
 
 /* Tables with their columns, one row per column (a table without columns has one row of NULLs).
- * Foreign tables come too, only to be named in a comment. %s: the generated-column expression,
- * which PostgreSQL 11 lacks. A default cannot refer to a column, so pg_get_expr is given no
+ * Foreign tables come too, only to be named in a comment. %s: the NOT VALID NOT NULL test
+ * (PostgreSQL 18), then twice the generated-column expression, which PostgreSQL 11 lacks. A default cannot refer to a column, so pg_get_expr is given no
  * relation (0): given one, it opens every table to name its columns. */
 static const char pf__q_tables[] =
     "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity::text, a.attname::text,\n"
     "  pg_catalog.format_type(a.atttypid, a.atttypmod),\n"
-    "  (a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn WHERE nn.conrelid = a.attrelid\n"
-    "     AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated))::text,\n"
+    "  (a.attnotnull%s)::text,\n"
     "  CASE WHEN %s = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END, a.attidentity::text, %s, a.attnum\n"
     "FROM pg_catalog.pg_class c\n"
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
@@ -131,11 +130,11 @@ static const char pf__q_indexes[] =
     "  AND " PF__NO_DEP("pg_class", "c.oid", "'e'") " AND " PF__NO_DEP("pg_class", "i.oid", "'e', 'i', 'P', 'I'");
 
 /* Table constraints defined on the table itself (not inherited, not a partition's clone). The
- * foreign key target is built exactly as verification builds it. %s: the clone condition. */
+ * foreign key target is built exactly as verification builds it. %s: PostgreSQL 18's NOT
+ * ENFORCED test (conenforced; nothing before 18), then the clone condition. */
 static const char pf__q_constraints[] =
     "SELECT n.nspname::text, c.relname::text, co.conname::text, co.contype::text,\n"
-    "  CASE WHEN co.convalidated THEN 'true' WHEN pg_catalog.to_jsonb(co) ->> 'conenforced' = 'false' THEN 'notenforced'\n"
-    "       ELSE 'false' END,\n"
+    "  CASE WHEN co.convalidated THEN 'true' %s ELSE 'false' END,\n"
     "  (SELECT rn.nspname || '.' || rc.relname || '(' || string_agg(ra.attname, ', ' ORDER BY k.o) || ')'\n"
     "   FROM unnest(co.confkey) WITH ORDINALITY AS k(a, o)\n"
     "   JOIN pg_catalog.pg_attribute ra ON ra.attrelid = co.confrelid AND ra.attnum = k.a\n"
@@ -544,8 +543,14 @@ static void pf__snap_column(pf__snap_t *s, const pf__rows_t *r, int i, const cha
 }
 
 static int pf__snap_tables(pf__snap_t *s, char **tschemas, char **tnames, int ntables, bool *found) {
-  char *sql = s->server_version >= 120000 ? pf_xasprintf(pf__q_tables, "a.attgenerated::text", "a.attgenerated::text")
-                                          : pf_xasprintf(pf__q_tables, "''", "''");
+  /* NOT NULL constraints are rows of pg_constraint, which may be NOT VALID, from PostgreSQL 18
+   * on; before it attnotnull is the whole story, and the lookup is not even planned. */
+  const char *notvalid = s->server_version >= 180000
+                             ? " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nn WHERE nn.conrelid = a.attrelid\n"
+                               "     AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)"
+                             : "";
+  const char *generated = s->server_version >= 120000 ? "a.attgenerated::text" : "''";
+  char *sql = pf_xasprintf(pf__q_tables, notvalid, generated, generated);
   const pf__rows_t *r;
   int rc = pf__snap_query(s, "tables", sql, 4, &(const pf__order_t){2, {0, 1}, 10}, &r);
   free(sql);
@@ -647,7 +652,8 @@ static int pf__snap_constraints(pf__snap_t *s) {
     char code;
     const char *name;
   } types[] = {{'p', "primary_key"}, {'f', "foreign_key"}, {'u', "unique"}, {'c', "check"}, {'x', "exclusion"}};
-  char *sql = pf_xasprintf(pf__q_constraints, s->server_version >= 110000 ? " AND co.conparentid = 0" : "");
+  char *sql = pf_xasprintf(pf__q_constraints, s->server_version >= 180000 ? "WHEN NOT co.conenforced THEN 'notenforced'" : "",
+                           s->server_version >= 110000 ? " AND co.conparentid = 0" : "");
   const pf__rows_t *r;
   int rc = pf__snap_query(s, "constraints", sql, 4, &pf__by_3, &r);
   free(sql);
