@@ -137,6 +137,32 @@ hf() {  # hf NAME RUNS COMMAND...: hyperfine median in ms, into $W/NAME.ms
   hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$W/$name.json" "$*" >/dev/null 2>&1
   median "$W/$name.json" >"$W/$name.ms"
 }
+hfmix() {  # hfmix RUNS NAME COMMAND [NAME COMMAND]...: medians in ms into $W/NAME.ms, interleaved
+  # The commands compared with each other (the floor, the dynamic and the static binary) are run
+  # in turns, five rounds of RUNS/5 runs each in a rotating order, so that a slower stretch of a
+  # shared machine, or the server's state after the previous command, weighs on all of them
+  # alike: measured one after the other, the command measured later came out up to 20% slower.
+  local runs=$1; shift
+  local -a names=() cmds=()
+  while [ $# -gt 1 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+  local per=$(( (runs + 4) / 5 )) r j i
+  for i in "${!names[@]}"; do
+    : >"$W/${names[$i]}.times"
+    hyperfine -N --warmup 2 --runs 2 "${cmds[$i]}" >/dev/null 2>&1
+  done
+  for r in 0 1 2 3 4; do
+    for j in "${!names[@]}"; do
+      i=$(( (j + r) % ${#names[@]} ))
+      hyperfine -N --warmup 0 --runs "$per" --export-json "$W/mix.json" "${cmds[$i]}" >/dev/null 2>&1
+      python3 -c 'import json,sys; print("\n".join(str(t) for t in json.load(open(sys.argv[1]))["results"][0]["times"]))' \
+        "$W/mix.json" >>"$W/${names[$i]}.times"
+    done
+  done
+  for i in "${!names[@]}"; do
+    python3 -c 'import statistics,sys; print("%.2f" % (statistics.median(float(x) for x in open(sys.argv[1])) * 1000))' \
+      "$W/${names[$i]}.times" >"$W/${names[$i]}.ms"
+  done
+}
 rss() {  # rss COMMAND...: peak resident set in KiB
   /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1
 }
@@ -162,9 +188,8 @@ backend_faults() {  # backend_faults COMMAND...: minor page faults of the backen
 for s in "${SIZES[@]}"; do
   n=$(cat "$W/$s.count")
   say "measuring ${LABEL[$s]} ($n items)"
-  hf "$s.floor" "$RUNS" "$W/floor" "$URL/$s"
-  hf "$s.dyn" "$RUNS" "$DYN" check -q -d "$URL/$s" -f "$W/$s.yaml"
-  hf "$s.sta" "$RUNS" "$STA" check -q -d "$URL/$s" -f "$W/$s.yaml"
+  hfmix "$RUNS" "$s.floor" "$W/floor $URL/$s" \
+    "$s.dyn" "$DYN check -q -d $URL/$s -f $W/$s.yaml" "$s.sta" "$STA check -q -d $URL/$s -f $W/$s.yaml"
   hf "$s.isready" "$RUNS" pg_isready -q -d "$URL/$s"
   hf "$s.tap" "$([ "$s" = s32k ] && echo 1 || echo 3)" psql -X -q -o /dev/null -d "$URL/$s" -f "$W/$s.tap.sql"
   if [ "$n" -gt "$SAMPLE" ] && [ "${BENCH_FULL:-0}" != 1 ]; then
@@ -182,8 +207,7 @@ for s in "${SIZES[@]}"; do
 done
 SNAP=${SIZES[-1]}
 say "snapshot of $SNAP"
-hf snap.dyn 10 "$DYN" snapshot -q -d "$URL/$SNAP"
-hf snap.sta 10 "$STA" snapshot -q -d "$URL/$SNAP"
+hfmix 10 snap.dyn "$DYN snapshot -q -d $URL/$SNAP" snap.sta "$STA snapshot -q -d $URL/$SNAP"
 rss "$DYN" snapshot -q -d "$URL/$SNAP" >"$W/snap.dyn.rss"
 echo "$SNAP" >"$W/snap.size"
 
@@ -208,9 +232,11 @@ import sys, datetime
 ready = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc).timestamp()
 print("%.1f" % (int(open(sys.argv[2]).read()) / 1e6 - ready * 1000))' "$ready" "$W/exec_at"
 }
-for b in dyn sta; do
-  bin=$DYN; [ $b = sta ] && bin=$STA
-  for t in 1 2 3 4 5; do detect "$bin"; done >"$W/detect.$b"
+: >"$W/detect.dyn"
+: >"$W/detect.sta"
+for t in 1 2 3 4 5; do  # the builds in turns, as hfmix does
+  detect "$DYN" >>"$W/detect.dyn"
+  detect "$STA" >>"$W/detect.sta"
 done
 
 # ---- the report -----------------------------------------------------------------------------
