@@ -403,7 +403,7 @@ typedef struct {
 } pf__colmap_t;
 
 static size_t pf__col_hash(int rel, const char *name) {
-  return (size_t)pf__hash(name, strlen(name)) * 31u + (size_t)rel;
+  return (size_t)pf_hash(name, strlen(name)) * 31u + (size_t)rel;
 }
 
 /* Judges every column item at once from the columns branch's rows (pf__branch_columns): each item

@@ -171,18 +171,11 @@ void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int
 
 /* ---- distinct keys ---------------------------------------------------------------------- */
 
-/* FNV-1a: keys are short and few; nothing here needs more. */
-uint32_t pf__hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-  return h;
-}
-
 static void pf__intern_grow(pf__intern_t *t) {
   size_t nslots = t->nslots ? t->nslots * 2 : 64;
   uint32_t *slots = pf_xcalloc(nslots, sizeof(*slots));
   for (size_t k = 0; k < t->n; k++) {
-    size_t j = pf__hash(t->keys[k], t->lens[k]) & (nslots - 1);
+    size_t j = pf_hash(t->keys[k], t->lens[k]) & (nslots - 1);
     while (slots[j] != 0) j = (j + 1) & (nslots - 1);
     slots[j] = (uint32_t)(k + 1);
   }
@@ -212,7 +205,7 @@ size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *a
     at += n;
   }
   if ((t->n + 1) * 2 > t->nslots) pf__intern_grow(t);
-  size_t j = pf__hash(key, len) & (t->nslots - 1);
+  size_t j = pf_hash(key, len) & (t->nslots - 1);
   for (; t->slots[j] != 0; j = (j + 1) & (t->nslots - 1)) {
     size_t k = t->slots[j] - 1;
     if (t->lens[k] == len && memcmp(t->keys[k], key, len) == 0) {

@@ -118,8 +118,6 @@ size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfi
 /* Appends one branch made of a SELECT list, the unnest of the kind's arrays, and joins. */
 void pf__simple_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfields, const pf__field_fn *fields,
                        const char *cols, const char *alias, const char *joins);
-/* FNV-1a of s[0..n): the hash of the key sets here and of the judges' own lookups. */
-uint32_t pf__hash(const char *s, size_t n);
 /* Returns the number of the key made of parts[0..nparts) (NULL parts allowed), adding it when
  * new; *added says which. */
 size_t pf__intern(pf__intern_t *t, const char *const *parts, int nparts, bool *added);

@@ -32,13 +32,6 @@ const char *const pf_mprivileges[] = {
     "ALL PRIVILEGES", "MAINTAIN", "SET", "ALTER SYSTEM", NULL,
 };
 
-/* FNV-1a of a string, for the checked-value memo (pf__mctx_t.passed). */
-static size_t pf__hash_str(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-  return h;
-}
-
 /* ---- patterns: each is the schema's form of a check the parser makes in C ---- */
 
 /* A column type (typename.c's grammar, approximately): name characters and quoted names, with
@@ -527,7 +520,7 @@ int pf_mkey_apply(pf__mctx_t *c, const pf_mkey_t *k, const pf_ynode_t *v, const 
       rc = pf__mstring(c, v, where, k->key, expand, (k->flags & PF_MK_UNSET_OK) != 0, &s);
       if (rc != 0) return rc;
       if (k->check != NULL) {
-        size_t slot = pf__hash_str(s) % PF_ARRAY_SIZE(c->passed);
+        size_t slot = pf_hash(s, strlen(s)) % PF_ARRAY_SIZE(c->passed);
         if (c->passed[slot].key != k || strcmp(c->passed[slot].s, s) != 0) {
           const char *why = k->check(s);
           if (why != NULL)

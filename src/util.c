@@ -164,6 +164,12 @@ size_t pf_utf8_len(const unsigned char *p) {
   return n;
 }
 
+uint32_t pf_hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
 char *pf_buf_steal(pf_buf_t *b) {
   char *s = b->data ? b->data : pf_xstrdup("");
   b->data = NULL;
