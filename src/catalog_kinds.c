@@ -563,10 +563,9 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
    * keeps the lookup per item): joined as a whole, all of pg_constraint was read and hashed, a
    * thousand rows for a handful of items.
    * PostgreSQL 18's NOT ENFORCED (conenforced, a column older servers lack) is told from NOT
-   * VALID; when the server's version is unknown, the column is read through to_jsonb. */
-  const char *enforced = qb->server_version >= 180000 ? "WHEN NOT co.conenforced THEN 'notenforced'"
-                         : qb->server_version > 0     ? ""
-                                                      : "WHEN co.j ->> 'conenforced' = 'false' THEN 'notenforced'";
+   * VALID. (The version is unknown only without a connection, when there is no query to run.) */
+  bool pg18 = qb->server_version >= 180000;
+  const char *enforced = pg18 ? "WHEN NOT co.conenforced THEN 'notenforced'" : "";
   char *cols = pf_xasprintf(
       "co.oid IS NOT NULL, co.contype::text,\n"
       "  CASE WHEN co.convalidated THEN 'true' %s ELSE 'false' END,\n"
@@ -581,7 +580,7 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
   char *joins = pf_xasprintf(
       "LEFT JOIN LATERAL (SELECT c.oid, c.contype, c.convalidated, c.confrelid, c.confkey%s\n"
       "  FROM pg_catalog.pg_constraint c WHERE c.conrelid = rel.oid AND c.contypid = 0 AND c.conname = t.n OFFSET 0) co ON true",
-      qb->server_version >= 180000 ? ", c.conenforced" : qb->server_version > 0 ? "" : ", pg_catalog.to_jsonb(c) AS j");
+      pg18 ? ", c.conenforced" : "");
   pf__rel_branch(qb, m, PF__KM(PF_KIND_CONSTRAINT), false, pf__f_has_references, cols, joins);
   free(cols);
   free(joins);
