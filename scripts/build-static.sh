@@ -30,7 +30,7 @@
 set -euo pipefail
 
 # Bump this whenever a change below alters how the toolchain or the dependencies are built.
-SCRIPT_VERSION=2
+SCRIPT_VERSION=3
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCK=$ROOT/scripts/static-sources.lock
@@ -117,7 +117,7 @@ EOF
 ensure_tools() {
     local cmd missing=0
     for cmd in "${TOOL_PREFIX}gcc" "${TOOL_PREFIX}gcc-ar" "${TOOL_PREFIX}strip" make cmake \
-            pkg-config perl dpkg-source file readelf sha256sum; do
+            pkg-config perl dpkg-source patch file readelf sha256sum; do
         command -v "$cmd" >/dev/null || missing=1
     done
     # Debian's multiarch layout puts the native asm/ headers under /usr/include/TRIPLET.
@@ -127,7 +127,7 @@ ensure_tools() {
     fi
     [ -e "$KERNEL_INCLUDE/linux/version.h" ] && [ -e "$KERNEL_INCLUDE_ASM/unistd.h" ] || missing=1
     if [ "$missing" = 1 ]; then
-        local debs=("${ARCH_DEBS[@]}" make cmake pkg-config perl dpkg-dev file binutils)
+        local debs=("${ARCH_DEBS[@]}" make cmake pkg-config perl dpkg-dev patch file binutils)
         log "installing ${debs[*]}"
         apt_as_root update
         apt_as_root install -y --no-install-recommends "${debs[@]}"
@@ -269,8 +269,11 @@ build_openssl() {
 build_libyaml() {
     local prefix=$1 cflags=$2
     local -a cross
+    # The manifest parser is the one dependency on preflight's hot path that is plain C: built for
+    # speed (CMake's Release, -O3) instead of size, reading a 1.5 MB manifest takes ~8% less time
+    # for 16 KB more code. (The build type's flags come after CMAKE_C_FLAGS, so they win over -Os.)
     mapfile -t cross < <(cmake_cross_args)
-    cmake -S "$WORK/libyaml" -B "$WORK/libyaml/build" "${cross[@]}" -DCMAKE_BUILD_TYPE=MinSizeRel \
+    cmake -S "$WORK/libyaml" -B "$WORK/libyaml/build" "${cross[@]}" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_COMPILER="$CC" -DCMAKE_AR="$(command -v "${TOOL_PREFIX}ar")" \
         -DCMAKE_C_FLAGS="$cflags" -DCMAKE_INSTALL_PREFIX="$prefix" \
         -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF -DBUILD_TESTING=OFF
@@ -295,6 +298,11 @@ build_libuv() {
 build_libpq() {
     local prefix=$1 cflags=$2
     cd "$WORK/postgresql-15"
+    # Our patches on top of Debian's, each of which says why (scripts/patches/libpq-15-*.patch).
+    local p
+    for p in "$ROOT"/scripts/patches/libpq-15-*.patch; do
+        patch -p1 --forward --silent <"$p" || die "cannot apply ${p#"$ROOT"/} to postgresql-15 ${SRC_VER[postgresql-15]}"
+    done
     # A --host that differs from --build makes configure cross-compile, so it runs no program it
     # builds: with the same triplet on both sides (a native build), it ran its test program, which
     # musl-gcc links against /lib/ld-musl-*.so.1, and that exists only where Debian's musl
@@ -463,6 +471,7 @@ main() {
 arch=$ARCH
 gcc=${TOOL_PREFIX}gcc $("${TOOL_PREFIX}gcc" -dumpfullversion)
 flags=$SIZE_CFLAGS
+patches=$(cat "$ROOT"/scripts/patches/*.patch | sha256sum | cut -c1-16)
 $(grep -v '^#' "$LOCK" | awk 'NF == 4 { print $1, $2, $3, $4 }')"
     key=$(printf '%s\n' "$key_text" | sha256sum | cut -c1-16)
     prefix=$CACHE/deps-$ARCH-$key
