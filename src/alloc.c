@@ -20,14 +20,16 @@
  * the lists). Classes are 16-byte steps up to 1 KiB, then powers of two up to 256 KiB; larger
  * blocks are their own mmap, grown by mremap.
  *
- * Threads: the free lists and the chunk being carved are the calling thread's own (thread-local),
- * so no malloc or free takes a lock or an atomic instruction. An uncontended spin lock still cost
- * ~9% of reading a large manifest: two locked exchanges per malloc/free pair, ~740,000 pairs.
- * A block freed by another thread than the one that allocated it joins the freeing thread's list,
- * which is safe (nobody else holds it) and keeps every list private. What a thread that exits
- * still has on its lists is not reused; preflight's threads are libuv's pool, which lives until
- * exit, and the rare query-cancel thread, which allocates a few hundred bytes. */
+ * Threads: one spin lock guards the lists, taken only once the process has a second thread. Even
+ * uncontended it is two locked exchanges per malloc/free pair, ~9% of reading a large manifest,
+ * which preflight does before any thread exists. The first pthread_create sets pf__a_threaded
+ * (the link wraps it: -Wl,--wrap=pthread_create, see CMakeLists.txt) before the thread exists,
+ * so no thread ever runs unlocked beside another. The lists stay shared, not per thread: blocks
+ * made in libuv's pool (host lookups, health probes) and freed on the main loop must be reused,
+ * or a long wait or a container's life as PID 1 would grow the heap without bound. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +61,36 @@ typedef struct pf__afree {
   struct pf__afree *next;
 } pf__afree_t;
 
-static __thread pf__afree_t *pf__a_free[PF__A_NCLASSES];
-static __thread char *pf__a_bump, *pf__a_end;
-static __thread int pf__a_chunks;
+static pf__afree_t *pf__a_free[PF__A_NCLASSES];
+static char *pf__a_bump, *pf__a_end;
+static volatile char pf__a_lock;
+static int pf__a_threaded; /* set for good by the first pthread_create */
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+  __atomic_store_n(&pf__a_threaded, 1, __ATOMIC_SEQ_CST);
+  return __real_pthread_create(t, a, fn, arg);
+}
+
+/* For test_alloc: whether the locks are on. */
+int pf_alloc_threaded(void) { return __atomic_load_n(&pf__a_threaded, __ATOMIC_RELAXED); }
+
+static void pf__a_acquire(void) {
+  if (!__atomic_load_n(&pf__a_threaded, __ATOMIC_RELAXED)) return;
+  while (__atomic_test_and_set(&pf__a_lock, __ATOMIC_ACQUIRE)) sched_yield();
+}
+
+static void pf__a_release(void) {
+  if (__atomic_load_n(&pf__a_threaded, __ATOMIC_RELAXED)) __atomic_clear(&pf__a_lock, __ATOMIC_RELEASE);
+}
+
+/* fork() in one thread while another holds the lock would leave the child locked out. */
+static void pf__a_child(void) { __atomic_clear(&pf__a_lock, __ATOMIC_RELEASE); }
+
+__attribute__((constructor)) static void pf__a_init(void) {
+  pthread_atfork(pf__a_acquire, pf__a_release, pf__a_child);
+}
 
 static unsigned pf__a_class(size_t n) {
   if (n <= PF__A_SMALL_MAX) return n == 0 ? 0 : (unsigned)((n - 1) / PF__A_SMALL_STEP);
@@ -88,9 +117,10 @@ static void *pf__a_map(size_t len) {
 /* A new chunk, 2 MiB-aligned so that its huge pages are whole (pf_map_aligned). The rest of the old one (less
  * than the largest class) is left unused. The first chunk is 1 MiB of small pages: most runs
  * need less, and preflight may stay resident for the container's life as PID 1 (--init), where
- * a huge page would be 2 MiB held for a few hundred KiB used. Each thread has its own chunks. */
+ * a huge page would be 2 MiB held for a few hundred KiB used. Called with the lock held. */
 static int pf__a_grow(void) {
-  int huge = pf__a_chunks++ > 0;
+  static int chunks;
+  int huge = chunks++ > 0;
   size_t size = huge ? PF__A_CHUNK : PF__A_FIRST_CHUNK;
   char *start = pf_map_aligned(size, huge);
   if (start == NULL) return -1;
@@ -141,18 +171,22 @@ void *malloc(size_t n) {
     return p;
   }
   unsigned c = pf__a_class(n);
+  pf__a_acquire();
   pf__afree_t *b = pf__a_free[c];
   if (b != NULL) {
     pf__a_free[c] = b->next;
+    pf__a_release();
     return b;
   }
   size_t need = sizeof(pf__ahdr_t) + pf__a_capacity(c);
   if ((size_t)(pf__a_end - pf__a_bump) < need && pf__a_grow() != 0) {
+    pf__a_release();
     errno = ENOMEM;
     return NULL;
   }
   pf__ahdr_t *h = (pf__ahdr_t *)pf__a_bump;
   pf__a_bump += need;
+  pf__a_release();
   h->size = pf__a_capacity(c);
   h->off = 0;
   h->cls = (uint16_t)c;
@@ -168,8 +202,10 @@ void free(void *p) {
     return;
   }
   pf__afree_t *b = p;
+  pf__a_acquire();
   b->next = pf__a_free[h->cls];
   pf__a_free[h->cls] = b;
+  pf__a_release();
 }
 
 void *calloc(size_t m, size_t n) {
