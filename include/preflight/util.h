@@ -50,10 +50,10 @@ void pf_buf_json_string(pf_buf_t *b, const char *s);
 size_t pf_utf8_len(const unsigned char *p);
 /* Returns the contents (never NULL) and leaves the buffer empty; the caller frees the result. */
 char *pf_buf_steal(pf_buf_t *b);
+void pf_buf_free(pf_buf_t *b);
 
 /* FNV-1a of s[0..n): for the hash tables of short keys (names, type texts), which need no more. */
 uint32_t pf_hash(const char *s, size_t n);
-void pf_buf_free(pf_buf_t *b);
 
 /* Resolves `path` (every symlink and "..") and says whether the result lies inside the
  * directory `root` (resolved too). Returns 0 when it does and 1 when not, with the resolved path
