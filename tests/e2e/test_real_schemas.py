@@ -442,3 +442,50 @@ def test_supabase_like_schema_round_trip_as_a_role_without_usage(db, preflight, 
     db.sql(sql)
     r, rep = check_text(preflight, tmp_path, app, snap)
     assert r.code == 65 and not_present(rep) == want, (sql, not_present(rep))
+
+
+# ---- what a mismatch reports, when the query computes it only for the items that need it ----
+
+def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, preflight, manifest):
+    """The catalog query deparses defaults, function results and foreign keys' targets only
+    where the manifest asks for them (and a function's result only when it is not the declared
+    one): each mismatch still names what the database has, and the items around it that ask
+    for none of it still pass."""
+    db.sql("""
+        CREATE TABLE a (id int PRIMARY KEY, n int DEFAULT 0, m int DEFAULT 1);
+        CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id), c_id int REFERENCES a (id));
+        CREATE FUNCTION s() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+        CREATE FUNCTION t() RETURNS TABLE(x integer) LANGUAGE sql AS 'SELECT 1';
+        CREATE FUNCTION u() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+        CREATE FUNCTION v() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+        """)
+    text = """
+        version: 1
+        tables:
+          - name: a
+            columns:
+              - {name: n, default: "5"}
+              - {name: m}
+        functions:
+          - {signature: "s()", returns: bigint}
+          - {signature: "t()", returns: "TABLE(x bigint)"}
+          - {signature: "u()", returns: integer}
+          - {signature: "v()"}
+        constraints:
+          - {name: b_a_id_fkey, table: b, type: foreign_key, references: "b(id)"}
+          - {name: b_c_id_fkey, table: b, type: foreign_key}
+          - {name: a_pkey, table: a, type: primary_key}
+        """
+    r, rep = run_check(preflight, manifest, text=text, url=db.url)
+    assert r.code == 65, r
+    bad = {i["kind"] + " " + i["name"]: i for i in rep["items"] if i["status"] != "present"}
+    assert "found 0" in item(rep, "column", "a.n")["detail"], rep
+    assert "found integer" in item(rep, "function", "s()")["detail"], rep
+    assert "found TABLE(x integer)" in item(rep, "function", "t()")["detail"], rep
+    assert "public.a(id)" in item(rep, "constraint", "b_a_id_fkey")["detail"], rep
+    assert len(bad) == 4, bad
+    # The same items, each asking what the database has, all pass.
+    fixed = (text.replace('default: "5"', 'default: "0"').replace("returns: bigint", "returns: integer")
+             .replace("TABLE(x bigint)", "TABLE(x integer)").replace('"b(id)"', '"a(id)"'))
+    r, rep = run_check(preflight, manifest, text=fixed, url=db.url)
+    assert r.code == 0, (r, rep)
