@@ -17,9 +17,11 @@
 # plus the peak RSS of both preflight builds, the statements the server logs for one check, the
 # pages the server's backend touches for one check (against the floor's: on the virtual machines
 # CI uses a first touch of a page costs ~12 us, and a fresh backend's catalog caches are most of
-# the query's cost), the snapshot time, and the detection latency: from the server's "ready to accept connections" log
-# line to the application's exec (5 trials, preflight started before the server), beside the same
-# latency for the floor program retrying every 5 ms: what any gate that waits would pay.
+# the query's cost), the snapshot time, the manifest parsing rate (lint of the largest manifest,
+# beside libyaml's own rate on it: scripts/lib/yamlrate.c), and the detection latency: from the
+# server's "ready to accept connections" log line to the application's exec (5 trials, preflight
+# started before the server), beside the same latency for the floor program retrying every 5 ms:
+# what any gate that waits would pay.
 #
 # Writes scripts/bench-results/results.txt, results.dat and bench.png (cost versus size, gnuplot). Asserts
 # nothing: these machines are shared and noisy; timing never goes into the tests.
@@ -62,6 +64,7 @@ STA=${BENCH_STATIC_BIN:-$ROOT/dist/preflight}
 [ -n "${BENCH_STATIC_BIN:-}" ] || scripts/build-static.sh >/dev/null
 W=$(mktemp -d)
 cc -O2 -o "$W/floor" scripts/lib/floor.c -I"$(pg_config --includedir)" -lpq
+cc -O2 -o "$W/yamlrate" scripts/lib/yamlrate.c -lyaml
 
 # ---- the server: scram-sha-256 over loopback ------------------------------------------------
 # shellcheck source=lib/pgtmp.sh
@@ -216,6 +219,17 @@ hfmix 10 snap.dyn "$DYN snapshot -q -d $URL/$SNAP" snap.sta "$STA snapshot -q -d
 rss "$DYN" snapshot -q -d "$URL/$SNAP" >"$W/snap.dyn.rss"
 echo "$SNAP" >"$W/snap.size"
 
+# ---- manifest parsing: lint reads and validates the largest manifest, with no server ---------
+# The rate is the file's size over the time beyond a lint of the 10-table manifest (the cost of
+# starting the process), beside libyaml's own rate on the same file (yamlrate.c: events only).
+if [ "$SNAP" != s10 ] && [ -f "$W/s10.yaml" ]; then
+  say "manifest parsing ($SNAP)"
+  hfmix 20 lint.big.dyn "$DYN lint -q -f $W/$SNAP.yaml" lint.big.sta "$STA lint -q -f $W/$SNAP.yaml" \
+    lint.small.dyn "$DYN lint -q -f $W/s10.yaml" lint.small.sta "$STA lint -q -f $W/s10.yaml"
+  stat -c %s "$W/$SNAP.yaml" >"$W/lint.bytes"
+  "$W/yamlrate" "$W/$SNAP.yaml" >"$W/lint.libyaml"
+fi
+
 # ---- detection latency: preflight waits, then the server starts -----------------------------
 # The schema is in place before the server starts, so what is measured is how soon preflight
 # notices a ready server, verifies and execs; the application is `date`, exec'd directly.
@@ -280,6 +294,12 @@ for s, label in sizes:
             label, text(s + ".dyn.bf"), text(s + ".floor.bf")))
 lines.append("snapshot of the %s database: dynamic %.1f ms, static %.1f ms, RSS %.1f MB" % (
     dict(sizes)[text("snap.size")], ms("snap.dyn"), ms("snap.sta"), int(text("snap.dyn.rss")) / 1024))
+if os.path.exists(os.path.join(w, "lint.bytes")):
+    size = int(text("lint.bytes"))
+    rates = ["%s %.1f MB/s (%.1f ms)" % (name, size / 1e3 / (ms("lint.big." + b) - ms("lint.small." + b)), ms("lint.big." + b))
+             for b, name in (("dyn", "dynamic"), ("sta", "static"))]
+    lines.append("manifest parsing (lint of the %s manifest, %.2f MB, less a lint of the 10-table one): %s; libyaml alone: %s MB/s" % (
+        dict(sizes).get(text("snap.size"), text("snap.size")), size / 1e6, ", ".join(rates), text("lint.libyaml")))
 for b, name in (("floor", "the floor (connect + SELECT 1, retried every 5 ms)"), ("dyn", "dynamic"), ("sta", "static")):
     v = [float(x) for x in text("detect." + b).split()]
     lines.append("detection (server ready -> exec), %s: median %.1f ms (trials: %s)" % (
