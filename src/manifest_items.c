@@ -68,16 +68,17 @@ static size_t pf__iadd(pf__mctx_t *c, pf_kind_t kind, const pf_ynode_t *node, si
 
 /* Splits "schema.name" at the first dot into two new strings; both parts must be non-empty.
  * Without a dot, *schema is `dflt` itself (an arena string that lives as long). */
-static int pf__isplit(pf__mctx_t *c, const pf_ynode_t *at, const char *field, const char *text,
-                      size_t len, const char *dflt, char **schema, char **name) {
+static int pf__isplit(pf__mctx_t *c, const pf_ynode_t *at, const char *where, const char *key,
+                      const char *text, size_t len, const char *dflt, char **schema, char **name) {
   const char *dot = memchr(text, '.', len);
   if (dot == NULL) {
     *schema = (char *)dflt;
     *name = text[len] == '\0' ? (char *)text : pf_arena_strndup(c->arena, text, len);
     return 0;
   }
+  char field[160];
   if (dot == text || dot + 1 == text + len)
-    return pf__merr(c, at, field,
+    return pf__merr(c, at, pf__mfield(field, sizeof(field), where, key),
                     "\"%.*s\" has an empty schema or name on one side of the dot (write the "
                     "schema in `schema:` when a name really contains a dot)",
                     (int)(len > 60 ? 60 : len), text);
@@ -95,21 +96,20 @@ static int pf__islot(pf__mctx_t *c, const pf_ynode_t *v, const char *where, cons
 /* Sets the item's name, splitting "schema.name" unless `schema:` was given explicitly. */
 static int pf__iname(pf__mctx_t *c, pf_item_t *it, const pf_mslots_t *s, const char *where,
                      const char *dflt_schema) {
-  char *text, field[160];
+  char *text;
   int rc = pf__islot(c, s->name, where, "name", &text);
   if (rc != 0) return rc;
   if (it->schema != NULL) {
     it->name = text;
     return 0;
   }
-  return pf__isplit(c, s->name, pf__mfield(field, sizeof(field), where, "name"), text,
-                    strlen(text), dflt_schema, &it->schema, &it->name);
+  return pf__isplit(c, s->name, where, "name", text, strlen(text), dflt_schema, &it->schema, &it->name);
 }
 
 /* Sets table_schema and table from `table:` ("users" or "auth.users"); with `schema:` (a schema
  * whose name holds a dot), `table:` is the table's name in that schema, not split. */
 static int pf__itable(pf__mctx_t *c, pf_item_t *it, const pf_mslots_t *s, const char *where) {
-  char *text, field[160];
+  char *text;
   int rc = pf__islot(c, s->table, where, "table", &text);
   if (rc != 0) return rc;
   if (it->schema != NULL) {
@@ -117,8 +117,8 @@ static int pf__itable(pf__mctx_t *c, pf_item_t *it, const pf_mslots_t *s, const 
     it->table = text;
     return 0;
   }
-  return pf__isplit(c, s->table, pf__mfield(field, sizeof(field), where, "table"), text,
-                    strlen(text), c->m->default_schema, &it->table_schema, &it->table);
+  return pf__isplit(c, s->table, where, "table", text, strlen(text), c->m->default_schema,
+                    &it->table_schema, &it->table);
 }
 
 /* Sets a function's schema, name and args from `signature: [schema.]name(args)`. */
@@ -127,17 +127,16 @@ static int pf__isignature(pf__mctx_t *c, pf_item_t *it, const pf_mslots_t *s,
   char *sig, field[160];
   int rc = pf__islot(c, s->signature, where, "signature", &sig);
   if (rc != 0) return rc;
-  pf__mfield(field, sizeof(field), where, "signature");
   size_t len = strlen(sig);
   const char *open = strchr(sig, '(');
   if (open == NULL || sig[len - 1] != ')' || open == sig)
-    return pf__merr(c, s->signature, field,
+    return pf__merr(c, s->signature, pf__mfield(field, sizeof(field), where, "signature"),
                     "expected name(argument types), such as get_user(uuid, integer) or now()");
   if (it->schema != NULL)
     it->name = pf_arena_strndup(c->arena, sig, (size_t)(open - sig));
   else
-    rc = pf__isplit(c, s->signature, field, sig, (size_t)(open - sig), c->m->default_schema,
-                    &it->schema, &it->name);
+    rc = pf__isplit(c, s->signature, where, "signature", sig, (size_t)(open - sig),
+                    c->m->default_schema, &it->schema, &it->name);
   if (rc == 0)
     it->args = pf_arena_strndup(c->arena, open + 1, (size_t)(sig + len - 1 - (open + 1)));
   return rc;

@@ -154,10 +154,15 @@ int pf__mlist(pf__mctx_t *c, const pf_ynode_t *v, const char *where, const char 
                     "expected a sequence of strings, got %s", pf_ynode_describe(v));
   char **values = pf_arena_calloc(c->arena, v->n ? v->n : 1, sizeof(*values));
   for (size_t i = 0; i < v->n; i++) {
+    const pf_ynode_t *e = v->items[i];
+    /* A non-empty scalar cannot fail: its "key[i]" is written only for the message. */
+    if (e->kind == PF_YNODE_SCALAR && !pf_ynode_is_null(e) && e->len > 0) {
+      values[i] = pf_arena_strndup(c->arena, e->text, e->len);
+      continue;
+    }
     char sub[64];
     snprintf(sub, sizeof(sub), "%s[%zu]", key, i);
-    int rc = pf__mstring(c, v->items[i], where, sub, false, false, &values[i]);
-    if (rc != 0) return rc;
+    return pf__mstring(c, e, where, sub, false, false, &values[i]);
   }
   *out = values;
   *n = v->n;
