@@ -458,6 +458,8 @@ def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, prefli
         CREATE FUNCTION t() RETURNS TABLE(x integer) LANGUAGE sql AS 'SELECT 1';
         CREATE FUNCTION u() RETURNS integer LANGUAGE sql AS 'SELECT 1';
         CREATE FUNCTION v() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+        CREATE INDEX b_idx ON b (a_id);
+        CREATE INDEX b_idx2 ON b (c_id);
         """)
     text = """
         version: 1
@@ -475,6 +477,10 @@ def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, prefli
           - {name: b_a_id_fkey, table: b, type: foreign_key, references: "b(id)"}
           - {name: b_c_id_fkey, table: b, type: foreign_key}
           - {name: a_pkey, table: a, type: primary_key}
+        indexes:
+          - {name: b_idx, table: a}
+          - {name: b_idx2, table: nosuch}
+          - {name: a_pkey, table: a}
         """
     r, rep = run_check(preflight, manifest, text=text, url=db.url)
     assert r.code == 65, r
@@ -483,9 +489,12 @@ def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, prefli
     assert "found integer" in item(rep, "function", "s()")["detail"], rep
     assert "found TABLE(x integer)" in item(rep, "function", "t()")["detail"], rep
     assert "public.a(id)" in item(rep, "constraint", "b_a_id_fkey")["detail"], rep
-    assert len(bad) == 4, bad
+    assert "index is on public.b, not on public.a" in item(rep, "index", "b_idx")["detail"], rep
+    assert "index is on public.b, not on public.nosuch" in item(rep, "index", "b_idx2")["detail"], rep
+    assert len(bad) == 6, bad
     # The same items, each asking what the database has, all pass.
     fixed = (text.replace('default: "5"', 'default: "0"').replace("returns: bigint", "returns: integer")
-             .replace("TABLE(x bigint)", "TABLE(x integer)").replace('"b(id)"', '"a(id)"'))
+             .replace("TABLE(x bigint)", "TABLE(x integer)").replace('"b(id)"', '"a(id)"')
+             .replace("{name: b_idx, table: a}", "{name: b_idx, table: b}").replace("table: nosuch", "table: b"))
     r, rep = run_check(preflight, manifest, text=fixed, url=db.url)
     assert r.code == 0, (r, rep)
