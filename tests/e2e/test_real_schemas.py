@@ -458,6 +458,8 @@ def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, prefli
         CREATE FUNCTION t() RETURNS TABLE(x integer) LANGUAGE sql AS 'SELECT 1';
         CREATE FUNCTION u() RETURNS integer LANGUAGE sql AS 'SELECT 1';
         CREATE FUNCTION v() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+        CREATE TABLE p (x int, y int, UNIQUE (y, x));
+        CREATE TABLE q (a int, b int, FOREIGN KEY (a, b) REFERENCES p (y, x));
         CREATE INDEX b_idx ON b (a_id);
         CREATE INDEX b_idx2 ON b (c_id);
         """)
@@ -477,6 +479,7 @@ def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, prefli
           - {name: b_a_id_fkey, table: b, type: foreign_key, references: "b(id)"}
           - {name: b_c_id_fkey, table: b, type: foreign_key}
           - {name: a_pkey, table: a, type: primary_key}
+          - {name: q_a_b_fkey, table: q, type: foreign_key, references: "p(x, y)"}
         indexes:
           - {name: b_idx, table: a}
           - {name: b_idx2, table: nosuch}
@@ -491,10 +494,12 @@ def test_mismatches_show_what_was_found_beside_items_that_ask_nothing(db, prefli
     assert "public.a(id)" in item(rep, "constraint", "b_a_id_fkey")["detail"], rep
     assert "index is on public.b, not on public.a" in item(rep, "index", "b_idx")["detail"], rep
     assert "index is on public.b, not on public.nosuch" in item(rep, "index", "b_idx2")["detail"], rep
-    assert len(bad) == 6, bad
+    assert "public.p(y, x)" in item(rep, "constraint", "q_a_b_fkey")["detail"], rep
+    assert len(bad) == 7, bad
     # The same items, each asking what the database has, all pass.
     fixed = (text.replace('default: "5"', 'default: "0"').replace("returns: bigint", "returns: integer")
              .replace("TABLE(x bigint)", "TABLE(x integer)").replace('"b(id)"', '"a(id)"')
-             .replace("{name: b_idx, table: a}", "{name: b_idx, table: b}").replace("table: nosuch", "table: b"))
+             .replace("{name: b_idx, table: a}", "{name: b_idx, table: b}").replace("table: nosuch", "table: b")
+             .replace('"p(x, y)"', '"p(y, x)"'))
     r, rep = run_check(preflight, manifest, text=fixed, url=db.url)
     assert r.code == 0, (r, rep)
