@@ -280,6 +280,7 @@ int pf_catalog_verify(pf_db_t *db, const pf_manifest_t *m, bool in_txn, pf_verif
   for (size_t i = 0; i < m->nitems; i++) v->items[i].state = PF_OBJ_MISSING;
 
   pf__qb_t qb = {.server_version = pf_db_conn(db) ? PQserverVersion(pf_db_conn(db)) : 0};
+  pf__qb_index(&qb, m);
   for (int k = 0; k < PF_KIND__COUNT; k++)
     if (pf__kind_ops[k].branch) pf__kind_ops[k].branch(&qb, m);
   int r = pf__verify_pipeline(db, m, in_txn, &qb, v, err, errlen);

@@ -53,19 +53,21 @@ static const char *pf__f_returns_setof(const pf_manifest_t *m, const pf_item_t *
  * items name it. Indexes, a schema's most numerous relations, keep their own lookup. */
 static void pf__rel_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, bool own, pf__field_fn extra,
                            const char *cols, const char *joins) {
-  if (pf__count_kinds(m, kinds) == 0) return;
+  if (pf__count_kinds(qb, kinds) == 0) return;
   int n[4];
   pf_buf_t *a[4];
   int na = 2 + !own + (extra != NULL);
   pf__qb_arrays(qb, na, a, n);
   pf__relset_t *rels = pf__qb_rels(qb);
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (!(kinds & PF__KM(it->kind))) continue;
-    pf__array_int(a[0], i);
-    pf__array_int(a[1], own ? pf__relset_add(rels, it->schema, it->name) : pf__relset_add(rels, it->table_schema, it->table));
-    if (!own) pf_catalog_array_add(a[2], it->name);
-    if (extra) pf_catalog_array_add(a[na - 1], extra(m, it));
+  for (int k = 0; k < PF_KIND__COUNT; k++) {
+    if (!(kinds & PF__KM(k))) continue;
+    PF__QB_EACH(qb, k, i) {
+      const pf_item_t *it = &m->items[i];
+      pf__array_int(a[0], i);
+      pf__array_int(a[1], own ? pf__relset_add(rels, it->schema, it->name) : pf__relset_add(rels, it->table_schema, it->table));
+      if (!own) pf_catalog_array_add(a[2], it->name);
+      if (extra) pf_catalog_array_add(a[na - 1], extra(m, it));
+    }
   }
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM unnest($%d::int[], $%d::int[]", cols, n[0], n[1]);
@@ -103,7 +105,7 @@ static const char *pf__f_has_references(const pf_manifest_t *m, const pf_item_t 
  * cannot refer to a column, so pg_get_expr needs no relation for it (0): given one, it opens the
  * relation to name its columns. Generated columns' expressions do refer to columns. */
 static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
-  size_t ncols = pf__count_kind(m, PF_KIND_COLUMN);
+  size_t ncols = pf__count_kind(qb, PF_KIND_COLUMN);
   if (ncols == 0) return;
   pf__relset_t *rels = pf__qb_rels(qb);
   pf__typeset_t *types = pf__qb_types(qb);
@@ -112,9 +114,8 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
   qb->ncols = ncols;
   size_t c = 0;
   bool defaults = false;
-  for (size_t i = 0; i < m->nitems; i++) {
+  PF__QB_EACH(qb, PF_KIND_COLUMN, i) {
     const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_COLUMN) continue;
     qb->col_rel[c] = (uint32_t)pf__relset_add(rels, it->table_schema, it->table);
     qb->col_type[c] = (uint32_t)pf__typeset_text(types, it->type);
     defaults |= it->default_expr != NULL;
@@ -163,7 +164,7 @@ static void pf__branch_columns(pf__qb_t *qb, const pf_manifest_t *m) {
  * pronamespace) index (the OFFSET 0 keeps the lookup per item): joined as a whole, pg_proc was
  * read and hashed entire, ~3,700 rows for a handful of functions. */
 static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
-  if (pf__count_kind(m, PF_KIND_FUNCTION) == 0) return;
+  if (pf__count_kind(qb, PF_KIND_FUNCTION) == 0) return;
   /* Per function: index, schema, name, setof, the result type's number; per argument: the
    * function's index and the type's number, in order. Types are sent and resolved once each. */
   int n[5];
@@ -172,9 +173,8 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
   pf__typeset_t *types = pf__qb_types(qb);
   pf__args_t args;
   pf__args_init(qb, &args);
-  for (size_t i = 0; i < m->nitems; i++) {
+  PF__QB_EACH(qb, PF_KIND_FUNCTION, i) {
     const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_FUNCTION) continue;
     pf__array_int(a[0], i);
     pf_catalog_array_add(a[1], it->schema);
     pf_catalog_array_add(a[2], it->name);
@@ -452,9 +452,8 @@ static void pf__judge_columns(const pf_manifest_t *m, const pf__qb_t *qb, PGresu
     map.slots[h] = (uint32_t)row + 1;
   }
   size_t c = 0;
-  for (size_t i = 0; i < m->nitems; i++) {
+  PF__QB_EACH(qb, PF_KIND_COLUMN, i) {
     const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_COLUMN) continue;
     int rel = (int)qb->col_rel[c];
     size_t text = qb->col_type[c++];
     size_t ty = pf__typeset_k(&qb->types, text);
@@ -560,14 +559,13 @@ static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
  * looked up, for the message (tn, tc): joining pg_class for every index to name its table
  * hashed all of pg_class, 1.3 MB a fresh backend touched for the first time at 6,000 indexes. */
 static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
-  if (pf__count_kind(m, PF_KIND_INDEX) == 0) return;
+  if (pf__count_kind(qb, PF_KIND_INDEX) == 0) return;
   int n[4];
   pf_buf_t *a[4];
   pf__qb_arrays(qb, 4, a, n);
   pf__relset_t *rels = pf__qb_rels(qb);
-  for (size_t i = 0; i < m->nitems; i++) {
+  PF__QB_EACH(qb, PF_KIND_INDEX, i) {
     const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_INDEX) continue;
     pf__array_int(a[0], i);
     pf_catalog_array_add(a[1], it->schema);
     pf_catalog_array_add(a[2], it->name);
@@ -605,7 +603,7 @@ static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
   /* Without a `references:` in the manifest the subqueries are left out, not just skipped:
    * planning them cost a fresh backend a tenth of its catalog query at ten tables. */
   bool refs = false;
-  for (size_t i = 0; i < m->nitems && !refs; i++) refs = m->items[i].kind == PF_KIND_CONSTRAINT && m->items[i].references;
+  PF__QB_EACH(qb, PF_KIND_CONSTRAINT, i) if ((refs = m->items[i].references != NULL)) break;
   char *cols = pf_xasprintf(
       "co.oid IS NOT NULL, co.contype::text,\n"
       "  CASE WHEN co.convalidated THEN 'true' %s ELSE 'false' END,\n"
@@ -648,8 +646,7 @@ static void pf__branch_types(pf__qb_t *qb, const pf_manifest_t *m) {
   if (pf__collect(qb, m, PF__KM(PF_KIND_TYPE), 2, f, &unnest) == 0) return;
   int pli, plv;
   pf_buf_t *li = pf__qb_array(qb, &pli), *lv = pf__qb_array(qb, &plv);
-  for (size_t i = 0; i < m->nitems; i++) {
-    if (m->items[i].kind != PF_KIND_TYPE) continue;
+  PF__QB_EACH(qb, PF_KIND_TYPE, i) {
     for (size_t k = 0; k < m->items[i].nvalues; k++) {
       pf__array_int(li, i);
       pf_catalog_array_add(lv, m->items[i].values[k]);
@@ -702,9 +699,8 @@ static void pf__branch_grants(pf__qb_t *qb, const pf_manifest_t *m) {
   pf_buf_t *a[6] = {NULL};
   int n[6];
   pf__args_t args;
-  for (size_t i = 0; i < m->nitems; i++) {
+  PF__QB_EACH(qb, PF_KIND_GRANT, i) {
     const pf_item_t *it = &m->items[i];
-    if (it->kind != PF_KIND_GRANT) continue;
     if (a[0] == NULL) {
       pf__qb_arrays(qb, 6, a, n);
       pf__args_init(qb, &args);

@@ -62,13 +62,25 @@ void pf__qb_arrays(pf__qb_t *qb, int count, pf_buf_t **a, int *n) {
   for (int k = 0; k < count; k++) a[k] = pf__qb_array(qb, &n[k]);
 }
 
-size_t pf__count_kinds(const pf_manifest_t *m, unsigned kinds) {
+void pf__qb_index(pf__qb_t *qb, const pf_manifest_t *m) {
+  size_t count[PF_KIND__COUNT] = {0};
+  for (size_t i = 0; i < m->nitems; i++) count[m->items[i].kind]++;
+  qb->kstart[0] = 0;
+  for (int k = 0; k < PF_KIND__COUNT; k++) qb->kstart[k + 1] = qb->kstart[k] + count[k];
+  size_t next[PF_KIND__COUNT];
+  memcpy(next, qb->kstart, sizeof(next));
+  qb->order = pf_xcalloc(m->nitems ? m->nitems : 1, sizeof(*qb->order));
+  for (size_t i = 0; i < m->nitems; i++) qb->order[next[m->items[i].kind]++] = (uint32_t)i;
+}
+
+size_t pf__count_kinds(const pf__qb_t *qb, unsigned kinds) {
   size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) count += (kinds & PF__KM(m->items[i].kind)) != 0;
+  for (int k = 0; k < PF_KIND__COUNT; k++)
+    if (kinds & PF__KM(k)) count += qb->kstart[k + 1] - qb->kstart[k];
   return count;
 }
 
-size_t pf__count_kind(const pf_manifest_t *m, pf_kind_t kind) { return pf__count_kinds(m, PF__KM(kind)); }
+size_t pf__count_kind(const pf__qb_t *qb, pf_kind_t kind) { return qb->kstart[kind + 1] - qb->kstart[kind]; }
 
 /* Starts a new UNION ALL branch. */
 void pf__qb_branch(pf__qb_t *qb) {
@@ -134,13 +146,15 @@ size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfi
   pf_buf_t *arrays[8];
   int nums[8];
   size_t count = 0;
-  for (size_t i = 0; i < m->nitems; i++) {
-    const pf_item_t *it = &m->items[i];
-    if (!(kinds & PF__KM(it->kind))) continue;
-    if (count++ == 0)
-      for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
-    pf__array_int(arrays[0], i);
-    for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](m, it));
+  for (int k = 0; k < PF_KIND__COUNT; k++) {
+    if (!(kinds & PF__KM(k))) continue;
+    PF__QB_EACH(qb, k, i) {
+      const pf_item_t *it = &m->items[i];
+      if (count++ == 0)
+        for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
+      pf__array_int(arrays[0], i);
+      for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](m, it));
+    }
   }
   if (count == 0) return 0;
   pf_buf_printf(unnest, "unnest($%d::int[]", nums[0]);
@@ -416,6 +430,8 @@ void pf__qb_free(pf__qb_t *qb) {
   if (qb->have_types) pf__typeset_free(&qb->types);
   free(qb->col_rel);
   free(qb->col_type);
+  free(qb->order);
+  qb->order = NULL;
   qb->col_rel = qb->col_type = NULL;
   qb->ncols = 0;
   qb->nparams = 0;
