@@ -86,10 +86,11 @@ static bool pf__needs(const pf_manifest_t *m, const pf_verify_t *v, size_t i) {
 
 /* Fills order[] with the item indexes in dependency order (kind order, then manifest order). */
 static void pf__order(const pf_manifest_t *m, size_t *order) {
-  size_t n = 0;
-  for (int k = 0; k < PF_KIND__COUNT; k++)
-    for (size_t i = 0; i < m->nitems; i++)
-      if ((int)m->items[i].kind == k) order[n++] = i;
+  /* A counting sort, stable: one pass per kind read the whole manifest once per kind. */
+  size_t start[PF_KIND__COUNT + 1] = {0};
+  for (size_t i = 0; i < m->nitems; i++) start[m->items[i].kind + 1]++;
+  for (int k = 1; k <= PF_KIND__COUNT; k++) start[k] += start[k - 1];
+  for (size_t i = 0; i < m->nitems; i++) order[start[m->items[i].kind]++] = i;
 }
 
 /* Rolls back after a failure, keeping the original error message for the caller. */

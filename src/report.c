@@ -201,11 +201,11 @@ int pf_report_write(const char *path, const char *text, char *err, size_t errlen
  * same order. The per-item lines follow it, so "created" comes in the order "applying fallback"
  * came, whatever order the manifest lists the kinds in. */
 static void pf__log_order(const pf_manifest_t *m, size_t *order) {
-  size_t n = 0;
-  for (int phase = 0; phase < 2; phase++)
-    for (int k = 0; k < PF_KIND__COUNT; k++)
-      for (size_t i = 0; i < m->nitems; i++)
-        if ((int)m->items[i].kind == k && m->items[i].transaction == (phase == 0)) order[n++] = i;
+  /* A counting sort, stable: one pass per (phase, kind) read all 32,000 items 40 times. */
+  size_t start[2 * PF_KIND__COUNT + 1] = {0};
+  for (size_t i = 0; i < m->nitems; i++) start[1 + (m->items[i].transaction ? 0 : PF_KIND__COUNT) + m->items[i].kind]++;
+  for (int b = 1; b <= 2 * PF_KIND__COUNT; b++) start[b] += start[b - 1];
+  for (size_t i = 0; i < m->nitems; i++) order[start[(m->items[i].transaction ? 0 : PF_KIND__COUNT) + m->items[i].kind]++] = i;
 }
 
 void pf_report_log(const pf_report_t *r) {
