@@ -258,7 +258,10 @@ static void pf__type_mods(const char *type, char *out, size_t outlen) {
   pf_typename_t t;
   char err[160];
   if (type && pf_typename_parse(type, &t, err, sizeof(err))) {
-    snprintf(out, outlen, "%s", t.mods);
+    size_t n = strlen(t.mods);
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, t.mods, n);
+    out[n] = '\0';
     pf_typename_free(&t);
   } else {
     pf_catalog_type_mods(type, out, outlen);
@@ -341,11 +344,11 @@ static void pf__judge_column(const pf_item_t *it, PGresult *r, int row, const ch
     mods = "";
   }
   if (it->type) {
-    char want_mods[256], have_mods[256] = "";
+    char have_mods[256] = "";
     /* The manifest's type was parsed once per distinct text; the catalog's is parsed only when
      * there are modifiers to compare (most columns have none: parsing 22,000 types twice more
      * was most of the judging cost). */
-    snprintf(want_mods, sizeof(want_mods), "%s", mods);
+    const char *want_mods = mods;
     bool ok = type_oid != NULL && strcmp(type_oid, pf__cell(r, row, 4)) == 0;
     if (ok && want_mods[0] != '\0') {
       pf__type_mods(found_type, have_mods, sizeof(have_mods));
