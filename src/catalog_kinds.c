@@ -37,7 +37,8 @@ static const char *pf__f_returns_type(const pf_manifest_t *m, const pf_item_t *i
   return it->returns && !pf__returns_is_table(it->returns) ? pf__returns_type(it->returns, &setof) : NULL;
 }
 /* Per function, what its `returns:` is: NULL for none, "x" for TABLE(...) (compared as text),
- * else whether it is SETOF ("t", "f"). */
+ * else whether it is SETOF ("t", "f"; read as t.rs = 't', never cast, so that no order of
+ * evaluation can cast the "x"). */
 static const char *pf__f_returns_setof(const pf_manifest_t *m, const pf_item_t *it) {
   bool setof = false;
   if (!it->returns) return NULL;
@@ -185,7 +186,7 @@ static void pf__branch_functions(pf__qb_t *qb, const pf_manifest_t *m) {
   pf__qb_branch(qb);
   /* The result is deparsed only where the judge reads it: a TABLE(...) result, compared as
    * text, or a result that is not the declared type, for the message. */
-  static const char match[] = "p.proretset = t.rs::bool AND p.prorettype IS NOT DISTINCT FROM rr.oid";
+  static const char match[] = "p.proretset = (t.rs = 't') AND p.prorettype IS NOT DISTINCT FROM rr.oid";
   pf_buf_printf(&qb->sql,
                 "SELECT t.i, p.oid IS NOT NULL,\n"
                 "  CASE WHEN t.rs = 'x' OR (t.ry IS NOT NULL AND NOT coalesce(%s, false)) THEN pg_catalog.pg_get_function_result(p.oid) END,\n"
