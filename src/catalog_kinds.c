@@ -60,15 +60,12 @@ static void pf__rel_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds,
   int na = 2 + !own + (extra != NULL);
   pf__qb_arrays(qb, na, a, n);
   pf__relset_t *rels = pf__qb_rels(qb);
-  for (int k = 0; k < PF_KIND__COUNT; k++) {
-    if (!(kinds & PF__KM(k))) continue;
-    PF__QB_EACH(qb, k, i) {
-      const pf_item_t *it = &m->items[i];
-      pf__array_int(a[0], i);
-      pf__array_int(a[1], own ? pf__relset_add(rels, it->schema, it->name) : pf__relset_add(rels, it->table_schema, it->table));
-      if (!own) pf_catalog_array_add(a[2], it->name);
-      if (extra) pf_catalog_array_add(a[na - 1], extra(m, it));
-    }
+  PF__QB_EACH_OF(qb, kinds, i) {
+    const pf_item_t *it = &m->items[i];
+    pf__array_int(a[0], i);
+    pf__array_int(a[1], own ? pf__relset_add(rels, it->schema, it->name) : pf__relset_add(rels, it->table_schema, it->table));
+    if (!own) pf_catalog_array_add(a[2], it->name);
+    if (extra) pf_catalog_array_add(a[na - 1], extra(m, it));
   }
   pf__qb_branch(qb);
   pf_buf_printf(&qb->sql, "SELECT t.i, %s\nFROM unnest($%d::int[], $%d::int[]", cols, n[0], n[1]);

@@ -63,14 +63,8 @@ void pf__qb_arrays(pf__qb_t *qb, int count, pf_buf_t **a, int *n) {
 }
 
 void pf__qb_index(pf__qb_t *qb, const pf_manifest_t *m) {
-  size_t count[PF_KIND__COUNT] = {0};
-  for (size_t i = 0; i < m->nitems; i++) count[m->items[i].kind]++;
-  qb->kstart[0] = 0;
-  for (int k = 0; k < PF_KIND__COUNT; k++) qb->kstart[k + 1] = qb->kstart[k] + count[k];
-  size_t next[PF_KIND__COUNT];
-  memcpy(next, qb->kstart, sizeof(next));
   qb->order = pf_xcalloc(m->nitems ? m->nitems : 1, sizeof(*qb->order));
-  for (size_t i = 0; i < m->nitems; i++) qb->order[next[m->items[i].kind]++] = (uint32_t)i;
+  pf_manifest_kind_order(m, false, qb->order, qb->kstart);
 }
 
 size_t pf__count_kinds(const pf__qb_t *qb, unsigned kinds) {
@@ -146,15 +140,12 @@ size_t pf__collect(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, int nfi
   pf_buf_t *arrays[8];
   int nums[8];
   size_t count = 0;
-  for (int k = 0; k < PF_KIND__COUNT; k++) {
-    if (!(kinds & PF__KM(k))) continue;
-    PF__QB_EACH(qb, k, i) {
-      const pf_item_t *it = &m->items[i];
-      if (count++ == 0)
-        for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
-      pf__array_int(arrays[0], i);
-      for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](m, it));
-    }
+  PF__QB_EACH_OF(qb, kinds, i) {
+    const pf_item_t *it = &m->items[i];
+    if (count++ == 0)
+      for (int f = 0; f <= nfields; f++) arrays[f] = pf__qb_array(qb, &nums[f]);
+    pf__array_int(arrays[0], i);
+    for (int f = 0; f < nfields; f++) pf_catalog_array_add(arrays[f + 1], fields[f](m, it));
   }
   if (count == 0) return 0;
   pf_buf_printf(unnest, "unnest($%d::int[]", nums[0]);

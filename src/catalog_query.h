@@ -67,13 +67,17 @@ typedef struct {
   /* The manifest's items grouped by kind, each kind in manifest order: kind k's are
    * order[kstart[k]] .. order[kstart[k + 1] - 1] (pf__qb_index). A branch reads its own items,
    * not the whole manifest: one pass over 32,000 items is 5.9 MB, and there was one per kind. */
-  uint32_t *order;
+  size_t *order;
   size_t kstart[PF_KIND__COUNT + 1];
 } pf__qb_t;
 
-/* Each item index i of `kind`, in manifest order (pf__qb_index must have run). */
+/* Each item index i of `kind`, in manifest order (pf__qb_index must have run); of each kind in
+ * the set `kinds` (PF__KM), kind by kind. */
 #define PF__QB_EACH(qb, kind, i) \
   for (size_t pf__j = (qb)->kstart[kind], i = 0; pf__j < (qb)->kstart[(kind) + 1] && ((i = (qb)->order[pf__j]), true); pf__j++)
+#define PF__QB_EACH_OF(qb, kinds, i) \
+  for (int pf__k = 0; pf__k < PF_KIND__COUNT; pf__k++) \
+    if ((kinds) & PF__KM(pf__k)) PF__QB_EACH(qb, pf__k, i)
 
 /* Reserves the next parameter for an array literal and returns its buffer ("{" written);
  * *n receives the parameter's number ($n). */

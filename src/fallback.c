@@ -85,13 +85,7 @@ static bool pf__needs(const pf_manifest_t *m, const pf_verify_t *v, size_t i) {
 }
 
 /* Fills order[] with the item indexes in dependency order (kind order, then manifest order). */
-static void pf__order(const pf_manifest_t *m, size_t *order) {
-  /* A counting sort, stable: one pass per kind read the whole manifest once per kind. */
-  size_t start[PF_KIND__COUNT + 1] = {0};
-  for (size_t i = 0; i < m->nitems; i++) start[m->items[i].kind + 1]++;
-  for (int k = 1; k <= PF_KIND__COUNT; k++) start[k] += start[k - 1];
-  for (size_t i = 0; i < m->nitems; i++) order[start[m->items[i].kind]++] = i;
-}
+static void pf__order(const pf_manifest_t *m, size_t *order) { pf_manifest_kind_order(m, false, order, NULL); }
 
 /* Rolls back after a failure, keeping the original error message for the caller. */
 static void pf__rollback(pf_db_t *db) {

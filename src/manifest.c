@@ -322,6 +322,17 @@ void *pf_manifest_alloc(pf_manifest_t *m, size_t n) {
 }
 
 /* Frees everything the manifest owns and leaves it empty; safe on an empty manifest. */
+void pf_manifest_kind_order(const pf_manifest_t *m, bool phases, size_t *order, size_t *start) {
+  size_t at[2 * PF_KIND__COUNT + 1] = {0};
+  size_t nb = phases ? 2 * PF_KIND__COUNT : PF_KIND__COUNT;
+#define PF__BUCKET(it) ((phases && !(it)->transaction ? PF_KIND__COUNT : 0) + (size_t)(it)->kind)
+  for (size_t i = 0; i < m->nitems; i++) at[PF__BUCKET(&m->items[i]) + 1]++;
+  for (size_t b = 1; b <= nb; b++) at[b] += at[b - 1];
+  if (start) memcpy(start, at, (PF_KIND__COUNT + 1) * sizeof(*start));
+  for (size_t i = 0; i < m->nitems; i++) order[at[PF__BUCKET(&m->items[i])]++] = i;
+#undef PF__BUCKET
+}
+
 void pf_manifest_free(pf_manifest_t *m) {
   if (m == NULL) return;
   pf_arena_free(m->arena);

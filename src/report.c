@@ -200,13 +200,7 @@ int pf_report_write(const char *path, const char *text, char *err, size_t errlen
  * items in dependency order (kind, then manifest order), then the `transaction: false` ones in the
  * same order. The per-item lines follow it, so "created" comes in the order "applying fallback"
  * came, whatever order the manifest lists the kinds in. */
-static void pf__log_order(const pf_manifest_t *m, size_t *order) {
-  /* A counting sort, stable: one pass per (phase, kind) read all 32,000 items 40 times. */
-  size_t start[2 * PF_KIND__COUNT + 1] = {0};
-  for (size_t i = 0; i < m->nitems; i++) start[1 + (m->items[i].transaction ? 0 : PF_KIND__COUNT) + m->items[i].kind]++;
-  for (int b = 1; b <= 2 * PF_KIND__COUNT; b++) start[b] += start[b - 1];
-  for (size_t i = 0; i < m->nitems; i++) order[start[(m->items[i].transaction ? 0 : PF_KIND__COUNT) + m->items[i].kind]++] = i;
-}
+static void pf__log_order(const pf_manifest_t *m, size_t *order) { pf_manifest_kind_order(m, true, order, NULL); }
 
 void pf_report_log(const pf_report_t *r) {
   size_t missing = 0, warned = 0, created = 0, failed = 0;

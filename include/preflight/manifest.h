@@ -192,6 +192,12 @@ int pf_manifest_parse(const char *text, size_t len, const char *path, const char
                       pf_manifest_t *m, char *err, size_t errlen) PF_MUST_CHECK;
 
 void pf_manifest_free(pf_manifest_t *m);
+/* Fills order[] (m->nitems entries) with the item indexes grouped by kind (kind order, manifest
+ * order within a kind: dependency order). With `phases`, the `transaction: true` items come
+ * first, grouped so, then the others. start, when not NULL (PF_KIND__COUNT + 1 entries, without
+ * phases), receives where each kind's run begins: kind k is order[start[k]] .. order[start[k+1]-1].
+ * One stable counting sort for the verification query, the fallbacks and the run's summary. */
+void pf_manifest_kind_order(const pf_manifest_t *m, bool phases, size_t *order, size_t *start);
 
 /* Copies s into the manifest's arena, for a caller that overrides a string setting (options
  * over database.url): the result lives and is freed with the manifest; never free() it. */
