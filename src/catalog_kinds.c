@@ -48,10 +48,10 @@ static const char *pf__f_returns_setof(const pf_manifest_t *m, const pf_item_t *
 }
 
 /* A branch for the items that name a relation: their own (tables, views, sequences: `own`) or
- * the table they live on (constraints, triggers, policies, whose name is sent as t.n). Per item
- * its index, its relation's number in the query's relation set (rel: k, oid, relkind,
+ * the table they live on (constraints, triggers, policies, indexes, whose name is sent as t.n).
+ * Per item its index, its relation's number in the query's relation set (rel: k, oid, relkind,
  * relrowsecurity) and `extra` when given (as t.x); each relation is resolved once, however many
- * items name it. Indexes, a schema's most numerous relations, keep their own lookup. */
+ * items name it. */
 static void pf__rel_branch(pf__qb_t *qb, const pf_manifest_t *m, unsigned kinds, bool own, pf__field_fn extra,
                            const char *cols, const char *joins) {
   if (pf__count_kinds(qb, kinds) == 0) return;
@@ -554,37 +554,21 @@ static void pf__branch_roles(pf__qb_t *qb, const pf_manifest_t *m) {
                     "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.n");
 }
 
-/* Indexes are named by schema and name, which pg_class keeps unique, and looked up so: a
- * schema has several indexes per table. The table the manifest puts an index on is a member of
- * the query's relation set, and only an index found on another table has that table's name
- * looked up, for the message (tn, tc): joining pg_class for every index to name its table
- * hashed all of pg_class, 1.3 MB a fresh backend touched for the first time at 6,000 indexes. */
+/* Indexes are named by schema and name, which pg_class keeps unique, and looked up so (the
+ * schema travels as t.x). The table the manifest puts an index on is the item's relation in the
+ * query's relation set, and only an index found on another table has that table's name looked
+ * up, for the message (tn, tc): joining pg_class for every index to name its table hashed all
+ * of pg_class, 1.3 MB a fresh backend touched for the first time at 6,000 indexes. */
 static void pf__branch_indexes(pf__qb_t *qb, const pf_manifest_t *m) {
-  if (pf__count_kind(qb, PF_KIND_INDEX) == 0) return;
-  int n[4];
-  pf_buf_t *a[4];
-  pf__qb_arrays(qb, 4, a, n);
-  pf__relset_t *rels = pf__qb_rels(qb);
-  PF__QB_EACH(qb, PF_KIND_INDEX, i) {
-    const pf_item_t *it = &m->items[i];
-    pf__array_int(a[0], i);
-    pf_catalog_array_add(a[1], it->schema);
-    pf_catalog_array_add(a[2], it->name);
-    pf__array_int(a[3], pf__relset_add(rels, it->table_schema, it->table));
-  }
-  pf__qb_branch(qb);
-  pf_buf_printf(&qb->sql,
-                "SELECT t.i, ci.oid IS NOT NULL,\n"
-                "  CASE WHEN x.indrelid IS DISTINCT FROM rel.oid THEN (SELECT tn.nspname::text FROM pg_catalog.pg_class tc\n"
-                "    JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace WHERE tc.oid = x.indrelid) END,\n"
-                "  CASE WHEN x.indrelid IS DISTINCT FROM rel.oid THEN (SELECT tc.relname::text FROM pg_catalog.pg_class tc WHERE tc.oid = x.indrelid) END,\n"
-                "  x.indisunique::text, x.indisvalid::text, ci.relkind::text, NULL\n"
-                "FROM unnest($%d::int[], $%d::text[], $%d::text[], $%d::int[]) AS t(i, s, n, r)\n"
-                "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.s\n"
-                "LEFT JOIN pg_catalog.pg_class ci ON ci.relnamespace = ns.oid AND ci.relname = t.n AND ci.relkind IN ('i', 'I')\n"
-                "LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = ci.oid\n"
-                "LEFT JOIN rels rel ON rel.k = t.r",
-                n[0], n[1], n[2], n[3]);
+  pf__rel_branch(qb, m, PF__KM(PF_KIND_INDEX), false, pf__f_schema,
+                 "ci.oid IS NOT NULL,\n"
+                 "  CASE WHEN x.indrelid IS DISTINCT FROM rel.oid THEN (SELECT tn.nspname::text FROM pg_catalog.pg_class tc\n"
+                 "    JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace WHERE tc.oid = x.indrelid) END,\n"
+                 "  CASE WHEN x.indrelid IS DISTINCT FROM rel.oid THEN (SELECT tc.relname::text FROM pg_catalog.pg_class tc WHERE tc.oid = x.indrelid) END,\n"
+                 "  x.indisunique::text, x.indisvalid::text, ci.relkind::text, NULL",
+                 "LEFT JOIN pg_catalog.pg_namespace ns ON ns.nspname = t.x\n"
+                 "LEFT JOIN pg_catalog.pg_class ci ON ci.relnamespace = ns.oid AND ci.relname = t.n AND ci.relkind IN ('i', 'I')\n"
+                 "LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = ci.oid");
 }
 
 static void pf__branch_constraints(pf__qb_t *qb, const pf_manifest_t *m) {
