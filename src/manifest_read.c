@@ -42,15 +42,24 @@ const char *pf__mfield(char *buf, size_t buflen, const char *where, const char *
   return buf;
 }
 
-/* Reads a scalar as a string; see manifest_read.h. */
-int pf__mstring(pf__mctx_t *c, const pf_ynode_t *node, const char *where, const char *key,
-                bool expand, bool allow_empty, char **out) {
+/* Formats "where.key", or "where.key[ix]" for a list's element (ix >= 0). */
+static const char *pf__mfield_at(char *buf, size_t buflen, const char *where, const char *key, long ix) {
+  if (ix < 0) return pf__mfield(buf, buflen, where, key);
+  char sub[96];
+  snprintf(sub, sizeof(sub), "%s[%ld]", key, ix);
+  return pf__mfield(buf, buflen, where, sub);
+}
+
+/* pf__mstring for `key` (ix < 0) or for the element ix of the list under it: the field's name
+ * is written only for a message, not for every element read. */
+static int pf__mstring_at(pf__mctx_t *c, const pf_ynode_t *node, const char *where, const char *key, long ix,
+                          bool expand, bool allow_empty, char **out) {
   char field[160];
   *out = NULL;
   if (pf_ynode_is_null(node))
-    return pf__merr(c, node, pf__mfield(field, sizeof(field), where, key), "a value is required");
+    return pf__merr(c, node, pf__mfield_at(field, sizeof(field), where, key, ix), "a value is required");
   if (node->kind != PF_YNODE_SCALAR)
-    return pf__merr(c, node, pf__mfield(field, sizeof(field), where, key),
+    return pf__merr(c, node, pf__mfield_at(field, sizeof(field), where, key, ix),
                     "expected a string, got %s", pf_ynode_describe(node));
   const char *text = node->text;
   size_t len = node->len;
@@ -59,18 +68,24 @@ int pf__mstring(pf__mctx_t *c, const pf_ynode_t *node, const char *where, const 
   if (expand && memchr(text, '$', len) != NULL) {
     char why[256];
     if (pf_expand_env(node->text, &expanded, why, sizeof(why)) != 0)
-      return pf__merr(c, node, pf__mfield(field, sizeof(field), where, key), "%s", why);
+      return pf__merr(c, node, pf__mfield_at(field, sizeof(field), where, key, ix), "%s", why);
     text = expanded;
     len = strlen(expanded);
   }
   if (len == 0 && !allow_empty) {
     free(expanded);
-    return pf__merr(c, node, pf__mfield(field, sizeof(field), where, key),
+    return pf__merr(c, node, pf__mfield_at(field, sizeof(field), where, key, ix),
                     expand ? "must not be empty (after expanding variables)" : "must not be empty");
   }
   *out = pf_arena_strndup(c->arena, text, len);
   free(expanded);
   return 0;
+}
+
+/* Reads a scalar as a string; see manifest_read.h. */
+int pf__mstring(pf__mctx_t *c, const pf_ynode_t *node, const char *where, const char *key,
+                bool expand, bool allow_empty, char **out) {
+  return pf__mstring_at(c, node, where, key, -1, expand, allow_empty, out);
 }
 
 /* Reads a boolean; see manifest_read.h. Only plain scalars count: "true" in quotes is a string,
@@ -154,15 +169,8 @@ int pf__mlist(pf__mctx_t *c, const pf_ynode_t *v, const char *where, const char 
                     "expected a sequence of strings, got %s", pf_ynode_describe(v));
   char **values = pf_arena_calloc(c->arena, v->n ? v->n : 1, sizeof(*values));
   for (size_t i = 0; i < v->n; i++) {
-    const pf_ynode_t *e = v->items[i];
-    /* A non-empty scalar cannot fail: its "key[i]" is written only for the message. */
-    if (e->kind == PF_YNODE_SCALAR && !pf_ynode_is_null(e) && e->len > 0) {
-      values[i] = pf_arena_strndup(c->arena, e->text, e->len);
-      continue;
-    }
-    char sub[64];
-    snprintf(sub, sizeof(sub), "%s[%zu]", key, i);
-    return pf__mstring(c, e, where, sub, false, false, &values[i]);
+    int rc = pf__mstring_at(c, v->items[i], where, key, (long)i, false, false, &values[i]);
+    if (rc != 0) return rc;
   }
   *out = values;
   *n = v->n;
