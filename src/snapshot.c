@@ -38,17 +38,15 @@
 #define PF__USER_NS(n) "(" n ".nspname !~ '^pg_' AND " n ".nspname <> 'information_schema')"
 
 /* No dependency of the listed types from the object: 'e' member of an extension, 'i' internal
- * part of another object, 'P'/'I' partition copy of a parent's object. */
-#define PF__NO_DEP(catalog, oid, types)                                                              \
-  "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog." catalog \
-  "'::pg_catalog.regclass AND dep.objid = " oid " AND dep.deptype IN (" types "))"
-
-/* The same test as a probe of pg_depend's index per row, for a test inside an OR, which the
- * planner otherwise answers by hashing every dependency of the catalog first (OFFSET 0 keeps the
+ * part of another object, 'P'/'I' partition copy of a parent's object. PF__NO_DEP_EACH is the
+ * same test as a probe of pg_depend's index per row, for a test inside an OR, which the planner
+ * otherwise answers by hashing every dependency of the catalog first (OFFSET 0 keeps the
  * subquery as it is written). */
-#define PF__NO_DEP_EACH(catalog, oid, types)                                                         \
+#define PF__NO_DEP_(catalog, oid, types, tail)                                                       \
   "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog." catalog \
-  "'::pg_catalog.regclass AND dep.objid = " oid " AND dep.deptype IN (" types ") OFFSET 0)"
+  "'::pg_catalog.regclass AND dep.objid = " oid " AND dep.deptype IN (" types ")" tail ")"
+#define PF__NO_DEP(catalog, oid, types) PF__NO_DEP_(catalog, oid, types, "")
+#define PF__NO_DEP_EACH(catalog, oid, types) PF__NO_DEP_(catalog, oid, types, " OFFSET 0")
 
 /* The --schema filter for objects that live in a schema. */
 #define PF__IN_SCHEMAS(n) "($1::text[] IS NULL OR " n ".nspname::text = ANY($1::text[]))"
