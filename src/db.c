@@ -568,6 +568,15 @@ int pf_db_connect(pf_db_t *db, const char *conninfo, int64_t timeout_ms) {
   return r != 0 ? r : pf__db_run(db);
 }
 
+int pf_db_await(pf_db_t *db, int64_t timeout_ms) {
+  if (db->done) return db->status;
+  if (timeout_ms > 0) {
+    uv_update_time(db->loop);
+    uv_timer_start(&db->timer, pf__db_on_timer, (uint64_t)timeout_ms, 0);
+  }
+  return pf__db_run(db);
+}
+
 int pf_db_query(pf_db_t *db, const char *sql, int nparams, const char *const *params, int64_t timeout_ms) {
   int r = pf_db_query_start(db, sql, nparams, params, timeout_ms, NULL, NULL);
   return r != 0 ? r : pf__db_run(db);

@@ -36,6 +36,7 @@
 #include "preflight/supervise.h"
 #include "preflight/termlog.h"
 #include "preflight/wait.h"
+#include "preflight/yamldoc.h"
 
 /* Everything one run accumulates, so that the report can be written whatever phase failed. */
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
   pf_migrate_result_t mig;
   bool have_mig;
   pf_report_t report;
+  pf_wait_first_t first;        /* attempt 1, when it started while the manifest was read */
   uint64_t start_ms;
   char err[4096];
 } pf_run_t;
@@ -73,6 +75,7 @@ static int pf__load(pf_run_t *run) {
 
 /* Starts the event loop and the stop-signal watch. */
 static int pf__start_loop(pf_run_t *run) {
+  if (run->have_loop) return 0;
   int r = uv_loop_init(&run->loop);
   if (r != 0) return pf_seterr(run->err, sizeof(run->err), PF_EINTERNAL, "uv_loop_init: %s", uv_strerror(r));
   run->have_loop = true;
@@ -82,12 +85,49 @@ static int pf__start_loop(pf_run_t *run) {
   return 0;
 }
 
+/* The parser's progress hook while attempt 1 connects: advances the connection without
+ * waiting, so that each step the server answers is taken within a fraction of a millisecond. */
+static void pf__advance(void *arg) {
+  pf_run_t *run = arg;
+  uv_run(&run->loop, UV_RUN_NOWAIT);
+}
+
+/* Whether attempt 1 may start before the manifest is read: the command connects, and -d,
+ * DATABASE_URL or DATABASE_URL_FILE settle the target, since they replace database.url. A URL
+ * that the offline checks refuse takes the usual way, so that errors keep their order. */
+static bool pf__early_target(pf_run_t *run) {
+  pf_command_t c = run->opts.command;
+  char scratch[512];
+  return run->opts.database_url != NULL &&
+         (c == PF_CMD_RUN || c == PF_CMD_CHECK || c == PF_CMD_WAIT || c == PF_CMD_SNAPSHOT) &&
+         pf_wait_check_conninfo(run->opts.database_url, scratch, sizeof(scratch)) == 0 &&
+         pf_wait_check_user(run->opts.database_url, scratch, sizeof(scratch)) == 0;
+}
+
+/* pf__load with attempt 1 under way meanwhile: the server forks, authenticates and starts the
+ * session while the client parses (a 1,000-table manifest takes about as long as the
+ * connection). One thread: the parser's progress hook runs the loop. A manifest error still
+ * wins, and the connection is dropped unused. */
+static int pf__load_beside_connect(pf_run_t *run) {
+  int r = pf__start_loop(run);
+  if (r != 0) return r;
+  if (pf_wait_first_start(run->db, run->opts.database_url, &run->first) == 0) pf_ydoc_set_progress(pf__advance, run);
+  r = pf__load(run);
+  pf_ydoc_set_progress(NULL, NULL);
+  if (r != 0) {
+    pf_db_disconnect(run->db);
+    run->first.started = false;
+  }
+  return r;
+}
+
 /* Waits until the database accepts a session and answers, and every service in wait.services
  * answers too: the services' attempts run on the same loop while the database is waited for. */
 static int pf__wait(pf_run_t *run) {
   const pf_manifest_t *m = &run->manifest;
   pf_wait_opts_t wo = {
       .conninfo = m->database_url,
+      .first = &run->first,
       .timeout_ms = m->wait_timeout_ms,
       .connect_timeout_ms = m->connect_timeout_ms,
       .interval_ms = m->wait_interval_ms,
@@ -100,6 +140,7 @@ static int pf__wait(pf_run_t *run) {
   pf_services_t *svcs =
       m->nservices ? pf_services_start(&run->loop, (const char *const *)m->services, m->nservices, &so) : NULL;
   int r = pf_wait_ready(run->db, &wo, &st, run->err, sizeof(run->err));
+  run->first.started = false;
   run->report.wait_ms = (int64_t)(pf_now_ms() - t0);
   if (r == PF_EUNAVAIL && svcs) {
     char more[1024];
@@ -448,7 +489,7 @@ int main(int argc, char **argv) {
      * URL given by -d or DATABASE_URL(_FILE) replaces database.url, whose ${DATABASE_URL} then
      * need not be set. */
     pf_expand_allow_unset(run.opts.command == PF_CMD_LINT || run.opts.database_url != NULL);
-    r = pf__load(&run);
+    r = pf__early_target(&run) ? pf__load_beside_connect(&run) : pf__load(&run);
   }
   if (r == 0 && run.opts.command == PF_CMD_LINT) {
     pf_log_info("%s: valid, %zu objects", run.manifest.path, run.manifest.nitems);

@@ -371,6 +371,7 @@ int pf_mitems_parse(pf__mctx_t *c, pf_kind_t kind, const pf_ynode_t *list) {
                     pf_ynode_describe(list));
   for (size_t i = 0; i < list->n; i++) {
     char where[64];
+    if ((i & 255) == 255) pf_ydoc_progress();
     pf__iwhere(where, sizeof(where), key, i);
     int rc = pf__iparse(c, kind, list->items[i], where, PF_NO_PARENT);
     if (rc != 0) return rc;

@@ -236,8 +236,17 @@ int pf_wait_classify(const pf_db_error_t *e) {
   return 0;
 }
 
+int pf_wait_first_start(pf_db_t *db, const char *conninfo, pf_wait_first_t *f) {
+  f->started = false;
+  f->start_ms = pf_now_ms();
+  int r = pf_db_connect_start(db, conninfo, 0, NULL, NULL);
+  f->started = r == 0;
+  return r;
+}
+
 int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, char *err, size_t errlen) {
-  uint64_t start = pf_now_ms();
+  bool first = o->first && o->first->started;
+  uint64_t start = first ? o->first->start_ms : pf_now_ms();
   pf_backoff_t bo;
   pf_backoff_init(&bo, o->interval_ms, o->max_interval_ms, 0);
   char where[256], what[300], d1[32];
@@ -257,14 +266,17 @@ int pf_wait_ready(pf_db_t *db, const pf_wait_opts_t *o, pf_wait_stats_t *st, cha
     st->attempts++;
     int64_t elapsed = (int64_t)(pf_now_ms() - start);
     int64_t remaining = o->timeout_ms ? o->timeout_ms - elapsed : INT64_MAX;
+    /* Attempt 1 may have started already: what is left of its bound. */
     int64_t attempt_ms = o->connect_timeout_ms;
+    if (first && attempt_ms > 0) attempt_ms = attempt_ms > elapsed + 1 ? attempt_ms - elapsed : 1;
     bool shortened = false;
     if (o->timeout_ms && (attempt_ms == 0 || attempt_ms > remaining)) {
       attempt_ms = remaining > 1 ? remaining : 1;
       shortened = true;
     }
 
-    int r = pf_db_connect(db, o->conninfo, attempt_ms);
+    int r = first ? pf_db_await(db, attempt_ms) : pf_db_connect(db, o->conninfo, attempt_ms);
+    first = false;
     if (r == 0) r = pf_db_query(db, "SELECT 1", 0, NULL, attempt_ms);
     if (r == PF_ESIGNAL) return r;
     if (r == 0) {

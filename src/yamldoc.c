@@ -353,6 +353,18 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
   return pf_ydoc_parse_limit(text, len, 0, path, root, err, errlen);
 }
 
+static void (*pf__yprogress)(void *);
+static void *pf__yprogress_arg;
+
+void pf_ydoc_set_progress(void (*fn)(void *arg), void *arg) {
+  pf__yprogress = fn;
+  pf__yprogress_arg = arg;
+}
+
+void pf_ydoc_progress(void) {
+  if (pf__yprogress) pf__yprogress(pf__yprogress_arg);
+}
+
 /* Parses a YAML stream with an explicit size limit; see yamldoc.h. */
 int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
                         pf_ynode_t **root, char *err, size_t errlen) {
@@ -375,7 +387,8 @@ int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const ch
   b.arena = pf_arena_new(len * 4 + 1024);
 
   int rc = 0, documents = 0;
-  for (;;) {
+  for (unsigned events = 1;; events++) {
+    if ((events & 1023) == 0) pf_ydoc_progress();
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
       rc = pf__yparser_error(&b, &parser);

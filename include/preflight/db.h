@@ -74,6 +74,12 @@ typedef struct {
 int pf_db_pipeline(pf_db_t *db, const pf_db_stmt_t *stmts, size_t n, PGresult **results,
                    int64_t timeout_ms) PF_MUST_CHECK;
 
+/* Finishes the operation started last by a *_start function (whose callback has not been
+ * called yet, or was NULL): runs the loop until it is done, as the synchronous forms do. A
+ * timeout_ms > 0 replaces the operation's own bound, counted from now. Returns its outcome (0,
+ * PF_EDB) at once when it is already done, or PF_ESIGNAL. */
+int pf_db_await(pf_db_t *db, int64_t timeout_ms) PF_MUST_CHECK;
+
 /* Runs the loop for ms milliseconds (a backoff delay). Returns 0 or PF_ESIGNAL. */
 int pf_db_sleep(pf_db_t *db, int64_t ms) PF_MUST_CHECK;
 

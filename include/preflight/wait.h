@@ -3,12 +3,23 @@
 #ifndef PREFLIGHT_WAIT_H
 #define PREFLIGHT_WAIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "preflight/db.h"
 
+/* A first attempt made before the wait options are known: main.c starts it while the manifest is
+ * still being read, so that the server's fork, authentication and start-up overlap the parse.
+ * pf_wait_ready takes it over as its attempt 1, bounded by the options' connect_timeout and
+ * budget counted from start_ms. */
+typedef struct {
+  bool started;
+  uint64_t start_ms;
+} pf_wait_first_t;
+
 typedef struct {
   const char *conninfo;        /* NULL: libpq's PG* variables and defaults */
+  const pf_wait_first_t *first; /* NULL, or an attempt started with conninfo by pf_wait_first_start */
   int64_t timeout_ms;          /* total budget; 0 = no limit */
   int64_t connect_timeout_ms;  /* per attempt */
   int64_t interval_ms;
@@ -35,6 +46,10 @@ const char *pf_wait_describe(const char *conninfo, char *buf, size_t buflen);
  * 57P03 starting up, 53300 too many connections, class 08, ...), PF_EAUTH to stop at once (28P01,
  * 28000 including pg_hba rejections, 42501, or a password the server asked for and we lack). */
 int pf_wait_classify(const pf_db_error_t *e);
+
+/* Starts attempt 1 on db (connect only, unbounded until pf_wait_ready bounds it) and records it
+ * in *f. Returns 0, or a negative error when nothing was started (f->started stays false). */
+int pf_wait_first_start(pf_db_t *db, const char *conninfo, pf_wait_first_t *f) PF_MUST_CHECK;
 
 /* Connects db and waits until it answers SELECT 1. Returns 0 (db is connected), PF_EAUTH,
  * PF_EUNAVAIL when the budget ran out (err names the last cause), or PF_ESIGNAL. */

@@ -65,6 +65,15 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
 int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
                         pf_ynode_t **root, char *err, size_t errlen) PF_MUST_CHECK;
 
+/* A function the parser calls every 1,024 events, and the manifest builder every 256 items, or
+ * NULL (the default): main.c advances a database connection started before the manifest is read
+ * (one thread, one loop), so that the server's fork, authentication and start-up overlap the
+ * parse. The hook must not touch the tree or the manifest being built. */
+void pf_ydoc_set_progress(void (*fn)(void *arg), void *arg);
+
+/* Calls the progress hook, if one is set. */
+void pf_ydoc_progress(void);
+
 /* Frees a tree returned by pf_ydoc_parse: pass its root and nothing else (the root carries the
  * tree's arena); NULL is ignored. */
 void pf_ynode_free(pf_ynode_t *node);

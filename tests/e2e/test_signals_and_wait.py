@@ -1,5 +1,6 @@
 """Waiting: SIGTERM/SIGINT stop the wait at once; a database that comes up late is waited for."""
 
+import re
 import signal
 import subprocess
 import time
@@ -146,6 +147,27 @@ def test_hanging_attempts_are_retried_within_the_budget(preflight, manifest, bla
     assert r.code == 69, str(r)
     assert 1.9 <= r.duration < 6, str(r)
     assert r.stderr.count("preflight:") >= 2, "each retry should be logged"
+
+
+def test_first_attempt_is_bounded_by_the_manifest(preflight, manifest, blackhole):
+    # With -d the first attempt starts before the manifest is read, so before its
+    # connect_timeout is known: it must still end after 400 ms and be retried, not hang for the
+    # whole budget as one attempt.
+    m = manifest(MANIFEST + "database:\n  connect_timeout: 400ms\n")
+    r = preflight(["check", "-f", m, "-d", f"postgresql://postgres@127.0.0.1:{blackhole.port}/x",
+                   "-t", "2500ms"], timeout=60)
+    assert r.code == 69, str(r)
+    attempts = re.search(r"\((\d+) attempts\)", r.stderr)
+    assert attempts and int(attempts.group(1)) >= 4, str(r)
+    assert 2.4 <= r.duration < 7, str(r)
+
+
+def test_manifest_error_wins_over_the_early_attempt(preflight, manifest, db):
+    # The connection started beside the parse is dropped; the manifest's error and exit 78 stand.
+    m = manifest("version: 1\ntables:\n  - {name: t, colums: [a]}\n")
+    r = preflight(["check", "-f", m, "-d", db.url], timeout=60)
+    assert r.code == 78, str(r)
+    assert "colums" in r.stderr and "database" not in r.stderr.lower(), str(r)
 
 
 def test_sigterm_during_a_hanging_connect(manifest, blackhole):
