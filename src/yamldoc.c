@@ -1,6 +1,6 @@
-/* A YAML stream loaded with libyaml's event API into a tree of nodes that remember their
- * positions. The tree is built with an explicit stack, never recursion, so the depth limit is the
- * only thing that bounds it. */
+/* A YAML stream loaded into a tree of nodes that remember their positions: by yamlfast.c when the
+ * text keeps to the subset manifests are written in, else by libyaml's event API. Both feed the
+ * same builder (ytree.c). */
 #include "preflight/yamldoc.h"
 
 #include <stdlib.h>
@@ -10,66 +10,8 @@
 #include "preflight/arena.h"
 #include "preflight/error.h"
 #include "preflight/manifest.h"
-
-typedef struct {
-  pf_ynode_t *node;
-  pf_ynode_t *key;      /* mappings: a key read and waiting for its value */
-  size_t base;          /* where this collection's children start on the scratch stack */
-} pf__yframe_t;
-
-typedef struct {
-  const char *path;
-  const char *text;
-  size_t len;
-  pf_arena_t *arena;
-  pf_ynode_t *root;
-  pf__yframe_t stack[PF_YDOC_MAX_DEPTH];
-  int depth;
-  /* Children of every open collection, innermost last (a mapping's as key, value, key, ...).
-   * A collection's children are copied into an exact-size arena array when it ends, so no array
-   * is ever grown inside the arena. */
-  pf_ynode_t **scratch;
-  size_t nscratch, capscratch;
-  char *err;
-  size_t errlen;
-} pf__ybuilder_t;
-
-/* Writes "path:line:column: message" into the builder's error buffer; returns PF_ECONFIG. */
-static int pf__yerr(pf__ybuilder_t *b, int line, int column, const char *fmt, ...) PF_PRINTF(4, 5);
-static int pf__yerr(pf__ybuilder_t *b, int line, int column, const char *fmt, ...) {
-  pf_buf_t msg = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  pf_buf_vprintf(&msg, fmt, ap);
-  va_end(ap);
-  pf_seterr(b->err, b->errlen, PF_ECONFIG, "%s:%d:%d: %s", b->path, line, column,
-            msg.data ? msg.data : "");
-  pf_buf_free(&msg);
-  return PF_ECONFIG;
-}
-
-/* The root node, with the arena the whole tree lives in right behind it. */
-typedef struct {
-  pf_ynode_t node;
-  pf_arena_t *arena;
-} pf__yroot_t;
-
-/* Returns a new node of the given kind positioned at libyaml's 0-based mark. */
-static pf_ynode_t *pf__ynode_new(pf__ybuilder_t *b, pf_ynode_kind_t kind, yaml_mark_t mark) {
-  pf_ynode_t *n;
-  if (b->depth == 0 && b->root == NULL) {
-    /* The first node at the top is the root: it carries the arena for pf_ynode_free. */
-    pf__yroot_t *r = pf_arena_calloc(b->arena, 1, sizeof(*r));
-    r->arena = b->arena;
-    n = &r->node;
-  } else {
-    n = pf_arena_calloc(b->arena, 1, sizeof(*n));
-  }
-  n->kind = kind;
-  n->line = (int)mark.line + 1;
-  n->column = (int)mark.column + 1;
-  return n;
-}
+#include "yamlfast.h"
+#include "ytree.h"
 
 /* Frees a tree: everything lives in the root's arena. */
 void pf_ynode_free(pf_ynode_t *node) {
@@ -115,116 +57,6 @@ const char *pf_ynode_excerpt(const pf_ynode_t *node, char *buf, size_t buflen) {
   }
   buf[o] = '\0';
   return buf;
-}
-
-/* Pushes a child of the innermost open collection onto the scratch stack. */
-static void pf__yscratch_push(pf__ybuilder_t *b, pf_ynode_t *node) {
-  if (b->nscratch == b->capscratch) {
-    b->capscratch = b->capscratch ? b->capscratch * 2 : 256;
-    b->scratch = pf_xrealloc(b->scratch, b->capscratch * sizeof(*b->scratch));
-  }
-  b->scratch[b->nscratch++] = node;
-}
-
-/* Hangs a new node under the innermost open collection (or makes it the root). Returns 0, or
- * PF_ECONFIG for a collection used as a mapping key. */
-static int pf__yattach(pf__ybuilder_t *b, pf_ynode_t *node) {
-  if (b->depth == 0) {
-    b->root = node;
-    return 0;
-  }
-  pf__yframe_t *f = &b->stack[b->depth - 1];
-  if (f->node->kind == PF_YNODE_MAPPING) {
-    if (f->key == NULL) {
-      if (node->kind != PF_YNODE_SCALAR)
-        return pf__yerr(b, node->line, node->column, "mapping keys must be plain strings, not %s",
-                        node->kind == PF_YNODE_MAPPING ? "mappings" : "sequences");
-      f->key = node;
-      return 0;
-    }
-    pf__yscratch_push(b, f->key);
-    f->key = NULL;
-  }
-  pf__yscratch_push(b, node);
-  return 0;
-}
-
-/* Moves the children of the collection that just ended from the scratch stack into its own
- * arrays. */
-static void pf__yclose(pf__ybuilder_t *b, pf__yframe_t *f) {
-  pf_ynode_t *node = f->node;
-  size_t count = b->nscratch - f->base;
-  /* An empty collection before any child was pushed leaves scratch NULL: no arithmetic on it. */
-  pf_ynode_t *const *kids = count ? b->scratch + f->base : NULL;
-  if (node->kind == PF_YNODE_SEQUENCE) {
-    node->n = (uint32_t)count;
-    node->items = pf_arena_alloc(b->arena, count * sizeof(*node->items));
-    if (count) memcpy(node->items, kids, count * sizeof(*node->items));
-  } else {
-    node->n = (uint32_t)(count / 2);
-    node->pairs = pf_arena_alloc(b->arena, node->n * sizeof(*node->pairs));
-    for (size_t i = 0; i < node->n; i++) {
-      node->pairs[i].key = kids[2 * i];
-      node->pairs[i].value = kids[2 * i + 1];
-    }
-  }
-  b->nscratch = f->base;
-}
-
-/* Orders mapping pairs by key text, then by position, so duplicates become neighbours. */
-static int pf__ykey_cmp(const void *a, const void *b) {
-  const pf_ypair_t *pa = *(const pf_ypair_t *const *)a, *pb = *(const pf_ypair_t *const *)b;
-  const pf_ynode_t *ka = pa->key, *kb = pb->key;
-  size_t n = ka->len < kb->len ? ka->len : kb->len;
-  int c = memcmp(ka->text, kb->text, n);
-  if (c != 0) return c;
-  if (ka->len != kb->len) return ka->len < kb->len ? -1 : 1;
-  return pa < pb ? -1 : pa > pb;
-}
-
-/* Returns true when two scalar keys have the same text. */
-static bool pf__ysame_key(const pf_ynode_t *a, const pf_ynode_t *b) {
-  return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
-}
-
-/* Rejects a mapping that repeats a key, naming both lines. Small mappings (every manifest item)
- * compare pairwise without allocating; larger ones are sorted, so that a hostile mapping with a
- * hundred thousand keys does not cost a quadratic number of comparisons. */
-static int pf__ymap_check_duplicates(pf__ybuilder_t *b, const pf_ynode_t *map) {
-  if (map->n < 2) return 0;
-  const pf_ypair_t *first = NULL, *again = NULL;
-  if (map->n <= 16) {
-    for (size_t j = 1; j < map->n && again == NULL; j++)
-      for (size_t i = 0; i < j; i++)
-        if (pf__ysame_key(map->pairs[i].key, map->pairs[j].key)) {
-          first = &map->pairs[i];
-          again = &map->pairs[j];
-          break;
-        }
-  } else {
-    const pf_ypair_t **sorted = pf_xmalloc(map->n * sizeof(*sorted));
-    for (size_t i = 0; i < map->n; i++) sorted[i] = &map->pairs[i];
-    qsort(sorted, map->n, sizeof(*sorted), pf__ykey_cmp);
-    /* Report the duplicate that comes first in the document, whatever the sort order. */
-    for (size_t i = 0; i + 1 < map->n; i++) {
-      if (pf__ysame_key(sorted[i]->key, sorted[i + 1]->key) &&
-          (again == NULL || sorted[i + 1] < again)) {
-        first = sorted[i];
-        again = sorted[i + 1];
-      }
-    }
-    free(sorted);
-  }
-  if (again == NULL) return 0;
-  char ex[64];
-  const pf_ynode_t *k1 = first->key, *k2 = again->key;
-  pf_ynode_excerpt(k2, ex, sizeof(ex));
-  if (k1->line == k2->line)
-    return pf__yerr(b, k2->line, k2->column,
-                    "duplicate key \"%s\" (first at line %d, column %d, again at column %d)", ex,
-                    k1->line, k1->column, k2->column);
-  return pf__yerr(b, k2->line, k2->column, "duplicate key \"%s\" (first at line %d, again at line %d)",
-                  ex, k1->line, k2->line);
 }
 
 /* Turns libyaml's parser error into "path:line:column: problem (context)". Reader errors (bad
@@ -276,7 +108,6 @@ static int pf__ycheck_props(pf__ybuilder_t *b, yaml_mark_t mark, const yaml_char
 static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents) {
   yaml_mark_t mark = ev->start_mark;
   int line = (int)mark.line + 1, column = (int)mark.column + 1;
-  pf_ynode_t *node;
   int rc;
 
   switch (ev->type) {
@@ -302,47 +133,30 @@ static int pf__yevent(pf__ybuilder_t *b, const yaml_event_t *ev, int *documents)
       /* A "\0" escape in a double-quoted scalar would silently cut every C string made from it. */
       if (memchr(value, '\0', len) != NULL)
         return pf__yerr(b, line, column, "NUL characters are not allowed in values");
-      node = pf__ynode_new(b, PF_YNODE_SCALAR, mark);
-      node->text = pf_arena_strndup(b->arena, value, len);
-      node->len = (uint32_t)len;
+      pf_ystyle_t style;
       switch (ev->data.scalar.style) {
-        case YAML_SINGLE_QUOTED_SCALAR_STYLE: node->style = PF_YSTYLE_SINGLE_QUOTED; break;
-        case YAML_DOUBLE_QUOTED_SCALAR_STYLE: node->style = PF_YSTYLE_DOUBLE_QUOTED; break;
-        case YAML_LITERAL_SCALAR_STYLE: node->style = PF_YSTYLE_LITERAL; break;
-        case YAML_FOLDED_SCALAR_STYLE: node->style = PF_YSTYLE_FOLDED; break;
-        default: node->style = PF_YSTYLE_PLAIN; break;
+        case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = PF_YSTYLE_SINGLE_QUOTED; break;
+        case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = PF_YSTYLE_DOUBLE_QUOTED; break;
+        case YAML_LITERAL_SCALAR_STYLE: style = PF_YSTYLE_LITERAL; break;
+        case YAML_FOLDED_SCALAR_STYLE: style = PF_YSTYLE_FOLDED; break;
+        default: style = PF_YSTYLE_PLAIN; break;
       }
-      return pf__yattach(b, node);
+      pf_ynode_t *node = pf__yb_scalar(b, line, column, style, len);
+      memcpy(node->text, value, len);
+      node->text[len] = '\0';
+      return pf__yb_attach(b, node);
     }
 
     case YAML_SEQUENCE_START_EVENT:
-    case YAML_MAPPING_START_EVENT: {
-      bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
-      rc = seq ? pf__ycheck_props(b, mark, ev->data.sequence_start.anchor,
-                                  ev->data.sequence_start.tag)
-               : pf__ycheck_props(b, mark, ev->data.mapping_start.anchor,
-                                  ev->data.mapping_start.tag);
-      if (rc != 0) return rc;
-      if (b->depth >= PF_YDOC_MAX_DEPTH)
-        return pf__yerr(b, line, column, "nesting deeper than %d levels", PF_YDOC_MAX_DEPTH);
-      node = pf__ynode_new(b, seq ? PF_YNODE_SEQUENCE : PF_YNODE_MAPPING, mark);
-      rc = pf__yattach(b, node);
-      if (rc != 0) return rc;
-      b->stack[b->depth].node = node;
-      b->stack[b->depth].key = NULL;
-      b->stack[b->depth].base = b->nscratch;
-      b->depth++;
-      return 0;
-    }
+      rc = pf__ycheck_props(b, mark, ev->data.sequence_start.anchor, ev->data.sequence_start.tag);
+      return rc != 0 ? rc : pf__yb_open(b, PF_YNODE_SEQUENCE, line, column);
+    case YAML_MAPPING_START_EVENT:
+      rc = pf__ycheck_props(b, mark, ev->data.mapping_start.anchor, ev->data.mapping_start.tag);
+      return rc != 0 ? rc : pf__yb_open(b, PF_YNODE_MAPPING, line, column);
 
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
-      if (b->depth == 0) return pf__yerr(b, line, column, "unbalanced end of a collection");
-      b->depth--;
-      pf__yclose(b, &b->stack[b->depth]);
-      if (ev->type == YAML_MAPPING_END_EVENT)
-        return pf__ymap_check_duplicates(b, b->stack[b->depth].node);
-      return 0;
+      return pf__yb_close(b, line, column);
   }
   return 0;
 }
@@ -356,22 +170,54 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
 static void (*pf__yprogress)(void *);
 static void *pf__yprogress_arg;
 
+/* Sets the progress hook; see yamldoc.h. */
 void pf_ydoc_set_progress(void (*fn)(void *arg), void *arg) {
   pf__yprogress = fn;
   pf__yprogress_arg = arg;
 }
 
+/* Calls the progress hook; see yamldoc.h. */
 void pf_ydoc_progress(void) {
   if (pf__yprogress) pf__yprogress(pf__yprogress_arg);
+}
+
+/* Builds the tree from libyaml's events into b, whose arena is fresh. Returns 1 at the end of
+ * the stream, or PF_ECONFIG. */
+static int pf__ydoc_libyaml(pf__ybuilder_t *b) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) return pf__yerr(b, 1, 1, "out of memory");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)b->text, b->len);
+  int rc = 0, documents = 0;
+  for (;;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      rc = pf__yparser_error(b, &parser);
+      break;
+    }
+    rc = pf__yevent(b, &ev, &documents);
+    yaml_event_delete(&ev);
+    if (rc != 0) break;
+  }
+  yaml_parser_delete(&parser);
+  return rc;
 }
 
 /* Parses a YAML stream with an explicit size limit; see yamldoc.h. */
 int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
                         pf_ynode_t **root, char *err, size_t errlen) {
-  pf__ybuilder_t b = {.path = path, .text = text, .len = len, .err = err, .errlen = errlen};
+  return pf_ydoc_parse_with(text, len, max_bytes, path, PF_YDOC_AUTO, root, err, errlen);
+}
+
+/* Parses with a chosen parser; see yamldoc.h. */
+int pf_ydoc_parse_with(const char *text, size_t len, size_t max_bytes, const char *path,
+                       pf_ydoc_parser_t which, pf_ynode_t **root, char *err, size_t errlen) {
+  pf__ybuilder_t b;
   *root = NULL;
   if (max_bytes == 0) max_bytes = PF_MANIFEST_MAX_BYTES;
-  if (len > max_bytes)
+  if (len > max_bytes) {
+    b.path = path;
+    b.err = err;
+    b.errlen = errlen;
     return max_bytes % (1024 * 1024) == 0
                ? pf__yerr(&b, 1, 1,
                           "the manifest is larger than the %zu MiB limit (raise it with "
@@ -379,31 +225,50 @@ int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const ch
                : pf__yerr(&b, 1, 1,
                           "the manifest is larger than the %zu-byte limit (raise it with "
                           "PREFLIGHT_MANIFEST_MAX_BYTES)", max_bytes);
-
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) return pf__yerr(&b, 1, 1, "out of memory");
-  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  /* Nodes take about 64 bytes each and there is roughly one per 8 bytes of YAML. */
-  b.arena = pf_arena_new(len * 4 + 1024);
-
-  int rc = 0, documents = 0;
-  for (unsigned events = 1;; events++) {
-    if ((events & 1023) == 0) pf_ydoc_progress();
-    yaml_event_t ev;
-    if (!yaml_parser_parse(&parser, &ev)) {
-      rc = pf__yparser_error(&b, &parser);
-      break;
-    }
-    rc = pf__yevent(&b, &ev, &documents);
-    yaml_event_delete(&ev);
-    if (rc != 0) break;
   }
-  yaml_parser_delete(&parser);
-  free(b.scratch);
+
+  int rc = 1;
+  if (which != PF_YDOC_LIBYAML) {
+    /* The common subset first; anything outside it, and every error, is libyaml's to read and
+     * to word, from scratch. */
+    pf__yb_init(&b, path, text, len, err, errlen);
+    rc = pf__yfast_parse(&b);
+    pf__yb_finish(&b);
+    if (rc == 0) {
+      *root = b.root;
+      return 0;
+    }
+    pf__yb_discard(&b);
+    if (which == PF_YDOC_FAST) return PF_YDOC_NOT_FAST;
+  }
+  pf__yb_init(&b, path, text, len, err, errlen);
+  rc = pf__ydoc_libyaml(&b);
+  pf__yb_finish(&b);
   if (rc == 1 && b.root != NULL) {
     *root = b.root;
     return 0;
   }
-  pf_arena_free(b.arena);
+  pf__yb_discard(&b);
   return rc == 1 ? 0 : rc;
+}
+
+/* Compares two trees field by field; see yamldoc.h. */
+bool pf_ynode_same(const pf_ynode_t *a, const pf_ynode_t *b) {
+  if (a == NULL || b == NULL) return a == b;
+  if (a->kind != b->kind || a->line != b->line || a->column != b->column || a->n != b->n)
+    return false;
+  switch (a->kind) {
+    case PF_YNODE_SCALAR:
+      return a->style == b->style && a->len == b->len && memcmp(a->text, b->text, a->len + 1) == 0;
+    case PF_YNODE_SEQUENCE:
+      for (uint32_t i = 0; i < a->n; i++)
+        if (!pf_ynode_same(a->items[i], b->items[i])) return false;
+      return true;
+    default:
+      for (uint32_t i = 0; i < a->n; i++)
+        if (!pf_ynode_same(a->pairs[i].key, b->pairs[i].key) ||
+            !pf_ynode_same(a->pairs[i].value, b->pairs[i].value))
+          return false;
+      return true;
+  }
 }

@@ -65,7 +65,27 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
 int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const char *path,
                         pf_ynode_t **root, char *err, size_t errlen) PF_MUST_CHECK;
 
-/* A function the parser calls every 1,024 events, and the manifest builder every 256 items, or
+/* Which parser reads the text. PF_YDOC_AUTO, what pf_ydoc_parse does: the fast reader of the
+ * subset manifests are written in (block mappings and sequences, one-line flow collections, plain
+ * and quoted one-line scalars, comments; printable ASCII), and libyaml for anything else and for
+ * every error, so that messages are libyaml's. The others are for the tests and the fuzz target,
+ * which hold the two to the same tree. */
+typedef enum { PF_YDOC_AUTO = 0, PF_YDOC_LIBYAML, PF_YDOC_FAST } pf_ydoc_parser_t;
+
+/* What pf_ydoc_parse_with returns for PF_YDOC_FAST when the text is outside the fast reader's
+ * subset or has an error (err is not to be read then: libyaml words errors). */
+#define PF_YDOC_NOT_FAST 1
+
+/* pf_ydoc_parse_limit with the parser chosen. */
+int pf_ydoc_parse_with(const char *text, size_t len, size_t max_bytes, const char *path,
+                       pf_ydoc_parser_t which, pf_ynode_t **root, char *err,
+                       size_t errlen) PF_MUST_CHECK;
+
+/* Returns true when two trees are the same in every field: kinds, styles, positions, texts and
+ * order. NULL equals NULL only. */
+bool pf_ynode_same(const pf_ynode_t *a, const pf_ynode_t *b);
+
+/* A function the parser calls every 1,024 nodes, and the manifest builder every 256 items, or
  * NULL (the default): main.c advances a database connection started before the manifest is read
  * (one thread, one loop), so that the server's fork, authentication and start-up overlap the
  * parse. The hook must not touch the tree or the manifest being built. */

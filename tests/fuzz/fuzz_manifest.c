@@ -1,6 +1,7 @@
 /* libFuzzer target for the manifest parser: any byte string must either load into a manifest that
  * keeps the loader's promises, or fail with PF_ECONFIG, a "file:line:column: " message and an
- * empty manifest. Built only with -DPF_FUZZ=ON and clang; see tests/CMakeLists.txt.
+ * empty manifest. And wherever the fast YAML reader (src/yamlfast.c) accepts a text, libyaml
+ * must accept it too, into the very same tree. Built only with -DPF_FUZZ=ON and clang; see tests/CMakeLists.txt.
  *
  *   ./fuzz_manifest -dict=../tests/fuzz/manifest.dict corpus ../tests/data/manifests/valid
  *
@@ -13,6 +14,7 @@
 
 #include "preflight/error.h"
 #include "preflight/manifest.h"
+#include "preflight/yamldoc.h"
 
 /* Aborts with a message, so that libFuzzer records the input that broke an invariant. */
 static void pf__fuzz_fail(const char *what, const char *detail) {
@@ -50,8 +52,24 @@ static void pf__fuzz_check_manifest(const pf_manifest_t *m) {
   }
 }
 
+/* Holds the fast YAML reader to libyaml's tree wherever it accepts the text. */
+static void pf__fuzz_check_readers(const char *text, size_t size) {
+  pf_ynode_t *fast = NULL, *slow = NULL;
+  char err[512];
+  int rf = pf_ydoc_parse_with(text, size, 0, "fuzz.yaml", PF_YDOC_FAST, &fast, err, sizeof(err));
+  if (rf != 0 && rf != PF_YDOC_NOT_FAST) pf__fuzz_fail("fast reader's return", NULL);
+  if (rf == 0) {
+    int rs = pf_ydoc_parse_with(text, size, 0, "fuzz.yaml", PF_YDOC_LIBYAML, &slow, err, sizeof(err));
+    if (rs != 0) pf__fuzz_fail("the fast reader accepted what libyaml refuses", err);
+    if (!pf_ynode_same(fast, slow)) pf__fuzz_fail("the fast reader's tree differs from libyaml's", NULL);
+  }
+  pf_ynode_free(fast);
+  pf_ynode_free(slow);
+}
+
 /* Parses one input; returns 0 always (libFuzzer's contract) and aborts on a broken invariant. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  pf__fuzz_check_readers((const char *)data, size);
   static const pf_manifest_t zero;
   pf_manifest_t m;
   char err[1024];
