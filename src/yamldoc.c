@@ -13,52 +13,6 @@
 #include "yamlfast.h"
 #include "ytree.h"
 
-/* Frees a tree: everything lives in the root's arena. */
-void pf_ynode_free(pf_ynode_t *node) {
-  if (node != NULL) pf_arena_free(((pf__yroot_t *)node)->arena);
-}
-
-/* Returns true for a plain scalar that YAML 1.1/1.2 reads as null. */
-bool pf_ynode_is_null(const pf_ynode_t *node) {
-  if (node == NULL) return true;
-  if (node->kind != PF_YNODE_SCALAR || node->style != PF_YSTYLE_PLAIN) return false;
-  const char *t = node->text;
-  switch (t[0]) {
-    case '\0': return true;
-    case '~': return t[1] == '\0';
-    case 'n': return strcmp(t, "null") == 0;
-    case 'N': return strcmp(t, "Null") == 0 || strcmp(t, "NULL") == 0;
-    default: return false;
-  }
-}
-
-/* Returns a short description of what a node is, for "expected X, got Y" messages. */
-const char *pf_ynode_describe(const pf_ynode_t *node) {
-  if (pf_ynode_is_null(node)) return "nothing (null)";
-  switch (node->kind) {
-    case PF_YNODE_MAPPING: return "a mapping";
-    case PF_YNODE_SEQUENCE: return "a sequence";
-    case PF_YNODE_SCALAR: break;
-  }
-  return "a scalar";
-}
-
-/* Copies a bounded, printable excerpt of a scalar into buf; returns buf. */
-const char *pf_ynode_excerpt(const pf_ynode_t *node, char *buf, size_t buflen) {
-  const size_t max = 40;
-  if (buflen == 0) return buf;
-  const char *t = node != NULL && node->kind == PF_YNODE_SCALAR && node->text != NULL ? node->text : "";
-  size_t o = 0, i = 0;
-  for (; t[i] != '\0' && i < max && o + 4 < buflen; i++)
-    buf[o++] = (unsigned char)t[i] < 0x20 || t[i] == 0x7f ? '?' : t[i];
-  if (t[i] != '\0' && o + 4 <= buflen) {
-    memcpy(buf + o, "...", 3);
-    o += 3;
-  }
-  buf[o] = '\0';
-  return buf;
-}
-
 /* Turns libyaml's parser error into "path:line:column: problem (context)". Reader errors (bad
  * encoding) carry only a byte offset, which is turned into a line and column here. */
 static int pf__yparser_error(pf__ybuilder_t *b, const yaml_parser_t *parser) {
@@ -167,20 +121,6 @@ int pf_ydoc_parse(const char *text, size_t len, const char *path, pf_ynode_t **r
   return pf_ydoc_parse_limit(text, len, 0, path, root, err, errlen);
 }
 
-static void (*pf__yprogress)(void *);
-static void *pf__yprogress_arg;
-
-/* Sets the progress hook; see yamldoc.h. */
-void pf_ydoc_set_progress(void (*fn)(void *arg), void *arg) {
-  pf__yprogress = fn;
-  pf__yprogress_arg = arg;
-}
-
-/* Calls the progress hook; see yamldoc.h. */
-void pf_ydoc_progress(void) {
-  if (pf__yprogress) pf__yprogress(pf__yprogress_arg);
-}
-
 /* Builds the tree from libyaml's events into b, whose arena is fresh. Returns 1 at the end of
  * the stream, or PF_ECONFIG. */
 static int pf__ydoc_libyaml(pf__ybuilder_t *b) {
@@ -250,25 +190,4 @@ int pf_ydoc_parse_with(const char *text, size_t len, size_t max_bytes, const cha
   }
   pf__yb_discard(&b);
   return rc == 1 ? 0 : rc;
-}
-
-/* Compares two trees field by field; see yamldoc.h. */
-bool pf_ynode_same(const pf_ynode_t *a, const pf_ynode_t *b) {
-  if (a == NULL || b == NULL) return a == b;
-  if (a->kind != b->kind || a->line != b->line || a->column != b->column || a->n != b->n)
-    return false;
-  switch (a->kind) {
-    case PF_YNODE_SCALAR:
-      return a->style == b->style && a->len == b->len && memcmp(a->text, b->text, a->len + 1) == 0;
-    case PF_YNODE_SEQUENCE:
-      for (uint32_t i = 0; i < a->n; i++)
-        if (!pf_ynode_same(a->items[i], b->items[i])) return false;
-      return true;
-    default:
-      for (uint32_t i = 0; i < a->n; i++)
-        if (!pf_ynode_same(a->pairs[i].key, b->pairs[i].key) ||
-            !pf_ynode_same(a->pairs[i].value, b->pairs[i].value))
-          return false;
-      return true;
-  }
 }

@@ -1,7 +1,8 @@
-/* The node tree's builder: nodes in one arena, children gathered on a scratch stack and copied
- * into exact-size arrays when their collection ends, duplicate keys rejected as each mapping
- * closes. An explicit stack, never recursion, so the depth limit is the only thing that bounds
- * it. */
+/* The node tree: the functions that read a finished tree and the progress hook (declared in
+ * yamldoc.h, whose parsers sit above this file), and the builder both parsers feed: nodes in one
+ * arena, children gathered on a scratch stack and copied into exact-size arrays when their
+ * collection ends, duplicate keys rejected as each mapping closes. An explicit stack, never
+ * recursion, so the depth limit is the only thing that bounds it. */
 #include "ytree.h"
 
 #include <stdarg.h>
@@ -9,6 +10,95 @@
 #include <string.h>
 
 #include "preflight/error.h"
+
+/* The root node, with the arena the whole tree lives in right behind it: pf_ynode_free finds the
+ * arena there. */
+typedef struct {
+  pf_ynode_t node;
+  pf_arena_t *arena;
+} pf__yroot_t;
+
+/* The progress hook; see yamldoc.h. */
+static void (*pf__yprogress)(void *);
+static void *pf__yprogress_arg;
+
+/* Sets the progress hook; see yamldoc.h. */
+void pf_ydoc_set_progress(void (*fn)(void *arg), void *arg) {
+  pf__yprogress = fn;
+  pf__yprogress_arg = arg;
+}
+
+/* Calls the progress hook; see yamldoc.h. */
+void pf_ydoc_progress(void) {
+  if (pf__yprogress) pf__yprogress(pf__yprogress_arg);
+}
+
+/* Frees a tree: everything lives in the root's arena. */
+void pf_ynode_free(pf_ynode_t *node) {
+  if (node != NULL) pf_arena_free(((pf__yroot_t *)node)->arena);
+}
+
+/* Returns true for a plain scalar that YAML 1.1/1.2 reads as null. */
+bool pf_ynode_is_null(const pf_ynode_t *node) {
+  if (node == NULL) return true;
+  if (node->kind != PF_YNODE_SCALAR || node->style != PF_YSTYLE_PLAIN) return false;
+  const char *t = node->text;
+  switch (t[0]) {
+    case '\0': return true;
+    case '~': return t[1] == '\0';
+    case 'n': return strcmp(t, "null") == 0;
+    case 'N': return strcmp(t, "Null") == 0 || strcmp(t, "NULL") == 0;
+    default: return false;
+  }
+}
+
+/* Returns a short description of what a node is, for "expected X, got Y" messages. */
+const char *pf_ynode_describe(const pf_ynode_t *node) {
+  if (pf_ynode_is_null(node)) return "nothing (null)";
+  switch (node->kind) {
+    case PF_YNODE_MAPPING: return "a mapping";
+    case PF_YNODE_SEQUENCE: return "a sequence";
+    case PF_YNODE_SCALAR: break;
+  }
+  return "a scalar";
+}
+
+/* Copies a bounded, printable excerpt of a scalar into buf; returns buf. */
+const char *pf_ynode_excerpt(const pf_ynode_t *node, char *buf, size_t buflen) {
+  const size_t max = 40;
+  if (buflen == 0) return buf;
+  const char *t = node != NULL && node->kind == PF_YNODE_SCALAR && node->text != NULL ? node->text : "";
+  size_t o = 0, i = 0;
+  for (; t[i] != '\0' && i < max && o + 4 < buflen; i++)
+    buf[o++] = (unsigned char)t[i] < 0x20 || t[i] == 0x7f ? '?' : t[i];
+  if (t[i] != '\0' && o + 4 <= buflen) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+/* Compares two trees field by field; see yamldoc.h. */
+bool pf_ynode_same(const pf_ynode_t *a, const pf_ynode_t *b) {
+  if (a == NULL || b == NULL) return a == b;
+  if (a->kind != b->kind || a->line != b->line || a->column != b->column || a->n != b->n)
+    return false;
+  switch (a->kind) {
+    case PF_YNODE_SCALAR:
+      return a->style == b->style && a->len == b->len && memcmp(a->text, b->text, a->len + 1) == 0;
+    case PF_YNODE_SEQUENCE:
+      for (uint32_t i = 0; i < a->n; i++)
+        if (!pf_ynode_same(a->items[i], b->items[i])) return false;
+      return true;
+    default:
+      for (uint32_t i = 0; i < a->n; i++)
+        if (!pf_ynode_same(a->pairs[i].key, b->pairs[i].key) ||
+            !pf_ynode_same(a->pairs[i].value, b->pairs[i].value))
+          return false;
+      return true;
+  }
+}
 
 /* Prepares a builder; see ytree.h. Nodes take 32 bytes and there is roughly one per 8 bytes of
  * YAML, plus their text and arrays. */

@@ -1,7 +1,9 @@
 /* The builder of yamldoc's node trees, below both of the parsers that feed it: libyaml's events
  * (yamldoc.c) and the fast reader of the manifest's common subset (yamlfast.c). Whatever reads
  * the YAML, the tree comes out of these functions, so the two parsers cannot disagree on its
- * shape, its positions, the depth limit or duplicate keys. Internal to those three files. */
+ * shape, its positions, the depth limit or duplicate keys. Internal to those three files; ytree.c
+ * also holds the functions yamldoc.h declares for finished trees, so that it calls nothing above
+ * it. */
 #ifndef PREFLIGHT_YTREE_H
 #define PREFLIGHT_YTREE_H
 
@@ -33,13 +35,6 @@ typedef struct {
   char *err;
   size_t errlen;
 } pf__ybuilder_t;
-
-/* The root node, with the arena the whole tree lives in right behind it: pf_ynode_free finds the
- * arena there. */
-typedef struct {
-  pf_ynode_t node;
-  pf_arena_t *arena;
-} pf__yroot_t;
 
 /* Prepares b for a tree of text[0..len) named path in messages, with a fresh arena. */
 void pf__yb_init(pf__ybuilder_t *b, const char *path, const char *text, size_t len, char *err,

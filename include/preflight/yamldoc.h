@@ -4,7 +4,10 @@
  *
  * Only the subset of YAML a manifest needs is accepted: one document, scalar mapping keys, no
  * anchors, aliases or explicit tags, no duplicate keys, at most PF_YDOC_MAX_DEPTH levels of
- * nesting and at most PF_MANIFEST_MAX_BYTES of input (or the limit the caller gives). */
+ * nesting and at most PF_MANIFEST_MAX_BYTES of input (or the limit the caller gives).
+ *
+ * The parsers are in src/yamldoc.c (with src/yamlfast.c); the functions on finished trees and the
+ * progress hook in src/ytree.c, below them, with the builder both parsers feed. */
 #ifndef PREFLIGHT_YAMLDOC_H
 #define PREFLIGHT_YAMLDOC_H
 
