@@ -50,8 +50,15 @@ typedef struct {
   pf_ystyle_t style;
 } pf__yf_tok_t;
 
-/* Characters that cannot start a plain scalar (libyaml's scanner, fetch_next_token). */
-static const char pf__yf_indicators[] = "-?:,[]{}#&*!|>'\"%@`";
+/* Characters that cannot start a plain scalar (libyaml's scanner, fetch_next_token), and those
+ * that in flow may not follow a ":" inside one: tables, since musl's strchr is a call. */
+#define PF__YF_INDICATOR 1
+#define PF__YF_FLOW_AFTER_COLON 2
+static const unsigned char pf__yf_class[256] = {
+    ['-'] = 1, ['?'] = 3, [':'] = 1, [','] = 3, ['['] = 3, [']'] = 3, ['{'] = 3, ['}'] = 3,
+    ['#'] = 1, ['&'] = 1, ['*'] = 1, ['!'] = 1, ['|'] = 1, ['>'] = 1, ['\''] = 1, ['"'] = 1,
+    ['%'] = 1, ['@'] = 1, ['`'] = 1,
+};
 
 /* Returns the cursor's character, or NUL at the end (the text has no NUL of its own). */
 static inline char pf__yf_ch(const pf__yf_t *f) {
@@ -129,7 +136,7 @@ static int pf__yf_plain(pf__yf_t *f, bool flow, pf__yf_tok_t *t) {
    * refused). */
   char n = pf__yf_ch1(f);
   if (c == '\0' || c == ' ' || c == '\n' ||
-      (strchr(pf__yf_indicators, c) != NULL && !(c == '-' && n != ' ' && n != '\n' && n != '\0')))
+      ((pf__yf_class[(unsigned char)c] & PF__YF_INDICATOR) && !(c == '-' && n != ' ' && n != '\n' && n != '\0')))
     return PF__YF_OUT;
   for (; q < f->end; q++) {
     c = *q;
@@ -143,7 +150,7 @@ static int pf__yf_plain(pf__yf_t *f, bool flow, pf__yf_tok_t *t) {
       n = q + 1 < f->end ? q[1] : '\0';
       if (n == ' ' || n == '\n' || n == '\0') break;
       /* In flow, libyaml refuses these after a ":" and takes anything else into the scalar. */
-      if (flow && strchr(",?[]{}", n) != NULL) return PF__YF_OUT;
+      if (flow && (pf__yf_class[(unsigned char)n] & PF__YF_FLOW_AFTER_COLON)) return PF__YF_OUT;
     } else if (flow && (c == ',' || c == '[' || c == ']' || c == '{' || c == '}')) {
       break;
     }
