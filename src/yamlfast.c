@@ -23,6 +23,7 @@
 #include "yamlfast.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define PF__YF_OUT 1
@@ -50,14 +51,18 @@ typedef struct {
   pf_ystyle_t style;
 } pf__yf_tok_t;
 
-/* Characters that cannot start a plain scalar (libyaml's scanner, fetch_next_token), and those
- * that in flow may not follow a ":" inside one: tables, since musl's strchr is a call. */
+/* Character classes, by table since musl's strchr is a call: what cannot start a plain scalar
+ * (libyaml's scanner, fetch_next_token); what in flow may not follow a ":" inside one; and what a
+ * plain scalar's loop must stop at and look at, in the block and in the flow context. */
 #define PF__YF_INDICATOR 1
 #define PF__YF_FLOW_AFTER_COLON 2
+#define PF__YF_STOP_BLOCK 4
+#define PF__YF_STOP_FLOW 8
 static const unsigned char pf__yf_class[256] = {
-    ['-'] = 1, ['?'] = 3, [':'] = 1, [','] = 3, ['['] = 3, [']'] = 3, ['{'] = 3, ['}'] = 3,
-    ['#'] = 1, ['&'] = 1, ['*'] = 1, ['!'] = 1, ['|'] = 1, ['>'] = 1, ['\''] = 1, ['"'] = 1,
-    ['%'] = 1, ['@'] = 1, ['`'] = 1,
+    ['-'] = 1, ['?'] = 1 | 2, [':'] = 1 | 4 | 8, [','] = 1 | 2 | 8, ['['] = 1 | 2 | 8,
+    [']'] = 1 | 2 | 8, ['{'] = 1 | 2 | 8, ['}'] = 1 | 2 | 8, ['#'] = 1 | 4 | 8, ['&'] = 1,
+    ['*'] = 1, ['!'] = 1, ['|'] = 1, ['>'] = 1, ['\''] = 1, ['"'] = 1, ['%'] = 1, ['@'] = 1,
+    ['`'] = 1, [' '] = 4 | 8, ['\n'] = 4 | 8,
 };
 
 /* Returns the cursor's character, or NUL at the end (the text has no NUL of its own). */
@@ -138,23 +143,33 @@ static int pf__yf_plain(pf__yf_t *f, bool flow, pf__yf_tok_t *t) {
   if (c == '\0' || c == ' ' || c == '\n' ||
       ((pf__yf_class[(unsigned char)c] & PF__YF_INDICATOR) && !(c == '-' && n != ' ' && n != '\n' && n != '\0')))
     return PF__YF_OUT;
-  for (; q < f->end; q++) {
+  const unsigned char stop = flow ? PF__YF_STOP_FLOW : PF__YF_STOP_BLOCK;
+  for (;;) {
+    const char *r = q;
+    while (r < f->end && !(pf__yf_class[(unsigned char)*r] & stop)) r++;
+    if (r > q) last = r;
+    q = r;
+    if (q == f->end) break;
     c = *q;
-    if (c == ' ') continue;
-    if (c == '\n') break;
-    if (c == '#' && q[-1] == ' ') {
-      if (flow) return PF__YF_OUT;
-      break;
+    if (c == ' ') {
+      q++;
+      continue;
     }
-    if (c == ':') {
+    if (c == '\n') break;
+    if (c == '#') {
+      if (q[-1] == ' ') {
+        if (flow) return PF__YF_OUT;
+        break;
+      }
+    } else if (c == ':') {
       n = q + 1 < f->end ? q[1] : '\0';
       if (n == ' ' || n == '\n' || n == '\0') break;
       /* In flow, libyaml refuses these after a ":" and takes anything else into the scalar. */
       if (flow && (pf__yf_class[(unsigned char)n] & PF__YF_FLOW_AFTER_COLON)) return PF__YF_OUT;
-    } else if (flow && (c == ',' || c == '[' || c == ']' || c == '{' || c == '}')) {
-      break;
+    } else {
+      break; /* ",[]{}" in flow */
     }
-    last = q + 1;
+    last = ++q;
   }
   *t = (pf__yf_tok_t){.s = s, .len = (size_t)(last - s), .line = f->line,
                       .column = (int)(s - f->bol) + 1, .style = PF_YSTYLE_PLAIN};
@@ -394,33 +409,47 @@ static int pf__yf_bseq(pf__yf_t *f, int s) {
  * Sets *utf8 when any character is past ASCII. */
 static bool pf__yf_printable(const char *text, size_t len, bool *utf8) {
   const unsigned char *s = (const unsigned char *)text;
-  unsigned bad = 0, high = 0;
-  for (size_t i = 0; i < len; i++) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  uint64_t high = 0;
+  unsigned bad = 0;
+  size_t i = 0;
+  /* Eight bytes at a time: any byte below 0x20 or equal to 0x7f (exact tests for "any", from
+   * Sean Anderson's bit hacks) sends the word to the byte loop, which lets the line feed pass. */
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w, del;
+    memcpy(&w, s + i, 8);
+    high |= w & highs;
+    del = w ^ (ones * 0x7f);
+    if ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs)
+      for (size_t j = i; j < i + 8; j++)
+        bad |= ((unsigned char)(s[j] - 0x20) > 0x5e) & (s[j] != '\n') & (s[j] < 0x80);
+  }
+  for (; i < len; i++) {
     bad |= ((unsigned char)(s[i] - 0x20) > 0x5e) & (s[i] != '\n') & (s[i] < 0x80);
     high |= s[i] & 0x80;
   }
   *utf8 = high != 0;
   if (bad) return false;
   if (!high) return true;
-  for (size_t i = 0; i < len;) {
-    unsigned c = s[i];
+  for (size_t at = 0; at < len;) {
+    unsigned c = s[at];
     if (c < 0x80) {
-      i++;
+      at++;
       continue;
     }
     size_t w = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (w == 0 || i + w > len) return false;
+    if (w == 0 || at + w > len) return false;
     unsigned v = c & (0xff >> (w + 1));
     for (size_t j = 1; j < w; j++) {
-      if ((s[i + j] & 0xc0) != 0x80) return false;
-      v = v << 6 | (s[i + j] & 0x3f);
+      if ((s[at + j] & 0xc0) != 0x80) return false;
+      v = v << 6 | (s[at + j] & 0x3f);
     }
     if ((w == 3 && v < 0x800) || (w == 4 && (v < 0x10000 || v > 0x10ffff))) return false;
     /* Printable to libyaml, and not a break (0x85, 0x2028, 0x2029) or a BOM. */
     if (v < 0xa0 || (v >= 0xd800 && v <= 0xdfff) || v == 0x2028 || v == 0x2029 || v == 0xfeff ||
         v == 0xfffe || v == 0xffff)
       return false;
-    i += w;
+    at += w;
   }
   return true;
 }
