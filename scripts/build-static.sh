@@ -53,11 +53,17 @@ apt_as_root() {
 
 # Sets the per-architecture variables from $1 (any of x86_64 amd64 aarch64 arm64):
 # ARCH (kernel name), DEB_ARCH (Debian's and Docker's name), TRIPLET, TOOL_PREFIX (empty when
-# building natively), OPENSSL_TARGET, KERNEL_INCLUDE (where linux/ and asm/ are), ARCH_DEBS.
+# building natively), OPENSSL_TARGET, KERNEL_INCLUDE (where linux/ and asm/ are), ARCH_DEBS,
+# OWN_CFLAGS (for preflight's own code only, not the dependencies').
 set_arch() {
     case "$1" in
-        x86_64|amd64) ARCH=x86_64 DEB_ARCH=amd64 OPENSSL_TARGET=linux-x86_64 ;;
-        aarch64|arm64) ARCH=aarch64 DEB_ARCH=arm64 OPENSSL_TARGET=linux-aarch64 ;;
+        # x86-64: at -Os GCC copies and clears memory with `rep movsb` / `rep stos` inline, tens
+        # of cycles to start each time, and preflight's copies are short and many (every scalar
+        # of a manifest): for its own code, small fixed sizes become moves and the rest calls
+        # src/memcpy.c. A lint of 32,000 items took 21.1 ms with them, 17.8 without, the glibc
+        # build 17.8. arm64's -Os code calls memcpy already.
+        x86_64|amd64) ARCH=x86_64 DEB_ARCH=amd64 OPENSSL_TARGET=linux-x86_64 OWN_CFLAGS="-mstringop-strategy=libcall" ;;
+        aarch64|arm64) ARCH=aarch64 DEB_ARCH=arm64 OPENSSL_TARGET=linux-aarch64 OWN_CFLAGS="" ;;
         *) die "unknown architecture: $1 (expected amd64/x86_64 or arm64/aarch64)" ;;
     esac
     TRIPLET=$ARCH-linux-gnu
@@ -400,7 +406,7 @@ build_preflight() {
         -DCMAKE_C_COMPILER_AR="$(command -v "${TOOL_PREFIX}gcc-ar")" \
         -DCMAKE_C_COMPILER_RANLIB="$(command -v "${TOOL_PREFIX}gcc-ranlib")" \
         -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON \
-        -DCMAKE_C_FLAGS="$SIZE_CFLAGS -idirafter $kh" \
+        -DCMAKE_C_FLAGS="$SIZE_CFLAGS $OWN_CFLAGS -idirafter $kh" \
         -DCMAKE_EXE_LINKER_FLAGS="-Wl,--gc-sections -Wl,-O1 -Wl,--build-id=none" >/dev/null
     cmake --build "$build_dir" -j"$JOBS" --target preflight
     out=$ROOT/dist/linux-$DEB_ARCH
