@@ -309,19 +309,24 @@ static int pf__yf_inline(pf__yf_t *f) {
 
 static int pf__yf_bseq(pf__yf_t *f, int s);
 
+/* Reads a block mapping's key at the cursor, leaving the cursor on the ":" after it. Returns 0,
+ * or PF__YF_OUT when what is there is no key (or one too long for libyaml's simple keys). */
+static int pf__yf_key(pf__yf_t *f, pf__yf_tok_t *key) {
+  const char *ks = f->p;
+  if (pf__yf_scalar(f, false, key) != 0) return PF__YF_OUT;
+  pf__yf_spaces(f);
+  return pf__yf_ch(f) == ':' && f->p - ks <= PF__YF_MAX_KEY ? 0 : PF__YF_OUT;
+}
+
 /* Reads a block mapping whose keys stand at indentation k. The cursor is on the first key, or,
  * when first is given (a key already read: the mapping's first), on the ":" after it. Returns
  * with the cursor on the next line with content past the mapping: 0 or non-zero. */
 static int pf__yf_bmap(pf__yf_t *f, int k, const pf__yf_tok_t *first) {
   pf__yf_tok_t key;
-  if (first != NULL) {
+  if (first != NULL)
     key = *first;
-  } else {
-    const char *ks = f->p;
-    if (pf__yf_scalar(f, false, &key) != 0) return PF__YF_OUT;
-    pf__yf_spaces(f);
-    if (pf__yf_ch(f) != ':' || f->p - ks > PF__YF_MAX_KEY) return PF__YF_OUT;
-  }
+  else if (pf__yf_key(f, &key) != 0)
+    return PF__YF_OUT;
   int rc = pf__yb_open(f->b, PF_YNODE_MAPPING, key.line, key.column);
   for (;;) {
     if (rc != 0) return rc;
@@ -355,11 +360,7 @@ static int pf__yf_bmap(pf__yf_t *f, int k, const pf__yf_tok_t *first) {
     /* A deeper line would continue a plain scalar (or be an error); a "-" at the keys' column
      * is an error. */
     if (f->ind < k) break;
-    if (f->ind > k || pf__yf_is_entry(f)) return PF__YF_OUT;
-    const char *ks = f->p;
-    if (pf__yf_scalar(f, false, &key) != 0) return PF__YF_OUT;
-    pf__yf_spaces(f);
-    if (pf__yf_ch(f) != ':' || f->p - ks > PF__YF_MAX_KEY) return PF__YF_OUT;
+    if (f->ind > k || pf__yf_is_entry(f) || pf__yf_key(f, &key) != 0) return PF__YF_OUT;
   }
   return pf__yb_close(f->b, f->line, 1);
 }
@@ -464,11 +465,8 @@ int pf__yfast_parse(pf__ybuilder_t *b) {
   if (pf__yf_is_entry(&f)) {
     rc = pf__yf_bseq(&f, 0);
   } else {
-    const char *ks = f.p;
     pf__yf_tok_t t;
-    if (pf__yf_scalar(&f, false, &t) != 0) return PF__YF_OUT;
-    pf__yf_spaces(&f);
-    if (pf__yf_ch(&f) != ':' || f.p - ks > PF__YF_MAX_KEY) return PF__YF_OUT;
+    if (pf__yf_key(&f, &t) != 0) return PF__YF_OUT;
     rc = pf__yf_bmap(&f, 0, &t);
   }
   if (rc != 0) return rc;
