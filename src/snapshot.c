@@ -188,8 +188,15 @@ bool pf_snapshot_yaml_plain(const char *s) {
     if (c == ' ' && p[1] != '\0' && p[1] != ' ') continue;
     return false;
   }
-  for (size_t i = 0; p - s <= 5 && i < PF_ARRAY_SIZE(reserved); i++)
-    if (strcasecmp(s, reserved[i]) == 0) return false;
+  /* Compared by length first and by folding ASCII case in place: musl's strcasecmp calls
+   * tolower for every character, and most names of a schema are five letters or fewer. (The
+   * reserved words are lower-case letters; "| 0x20" maps no other character onto one.) */
+  size_t len = (size_t)(p - s);
+  for (size_t i = 0; len <= 5 && i < PF_ARRAY_SIZE(reserved); i++) {
+    size_t k = 0;
+    while (k < len && reserved[i][k] == (char)(s[k] | 0x20)) k++;
+    if (k == len && reserved[i][k] == '\0') return false;
+  }
   return true;
 }
 

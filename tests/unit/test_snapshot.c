@@ -12,6 +12,7 @@
 /* Names that YAML would read as something else, or not at all, if written plain. */
 static const char *const must_quote[] = {
     "yes", "Yes", "YES", "no", "No", "true", "True", "FALSE", "on", "Off", "y", "N", "null", "Null", "NULL", "~",
+    "oN", "fAlSe", "nULL", "yEs",
     "123", "1.3", "0x1F", "1e3", "-1", ".inf", ".NaN", "0o17", "2001-12-14",
     "-x", "- x", "#h", "a #b", "a: b", "a:b", "key:", "*s", "&a", "!b", "%x", "@x", "`x", "|x", ">x", "?x", "?",
     "'quoted'", "\"dq\"", "q\"uote", "it's", "a,b", "[x]", "{x}", "x]", "x}",
@@ -26,6 +27,7 @@ static const char *const must_quote[] = {
 static const char *const may_be_plain[] = {
     "users", "userId", "UserID", "_private", "a b", "character varying(255)", "timestamp with time zone",
     "SETOF nodes", "get_nodes()", "by default", "t123", "yes_no", "nullable", "trueish", "x1",
+    "ye", "of", "nul", "tru", "fals", "yess", "o", "n_", "y1", "no_",
 };
 
 /* Parses `doc` and returns the scalar found by `pick`, or NULL; the tree is freed by the caller. */
