@@ -265,9 +265,11 @@ static int pf__yf_flow(pf__yf_t *f) {
   for (;;) {
     pf__yf_tok_t t;
     if (map) {
+      /* A key too long for a simple key is no key to libyaml, in flow as in block. */
+      const char *ks = f->p;
       if (pf__yf_scalar(f, true, &t) != 0) return PF__YF_OUT;
       pf__yf_spaces(f);
-      if (pf__yf_ch(f) != ':' || pf__yf_ch1(f) != ' ') return PF__YF_OUT;
+      if (pf__yf_ch(f) != ':' || pf__yf_ch1(f) != ' ' || f->p - ks > PF__YF_MAX_KEY) return PF__YF_OUT;
       f->p += 2;
       pf__yf_spaces(f);
       rc = pf__yf_emit(f, &t);

@@ -241,6 +241,28 @@ static void test_positions(void) {
   pf_ynode_free(root);
 }
 
+/* Keys around libyaml's simple-key limit (1,024 characters from the key's start to its ":"),
+ * plain and quoted, in block and in flow: past it libyaml takes no key (an error in flow), so
+ * the fast reader must decline; well inside it, accept. */
+static void test_long_keys(void) {
+  static const char *const forms[][2] = {{"", ": v\n"}, {"a: {", ": v}\n"}, {"- ", ": v\n"}, {"a: {'", "' : v}\n"}};
+  for (size_t fi = 0; fi < PF_ARRAY_SIZE(forms); fi++) {
+    for (size_t n = 990; n <= 1030; n += 5) {
+      char *key = malloc(n + 1);
+      memset(key, 'k', n);
+      key[n] = '\0';
+      pf_buf_t b = {0};
+      pf_buf_printf(&b, "%s%s%s", forms[fi][0], key, forms[fi][1]);
+      int r = both(b.data, b.len, "long.yaml");
+      CHECK(r >= 0);
+      if (n <= 995) CHECK(r == 1);
+      if (n >= 1025) CHECK(r == 0);
+      pf_buf_free(&b);
+      free(key);
+    }
+  }
+}
+
 /* A manifest of the shape `preflight snapshot` writes, thousands of items long. */
 static void test_large(void) {
   pf_buf_t b = {0};
@@ -262,6 +284,7 @@ int main(void) {
   test_project_files();
   test_cases();
   test_positions();
+  test_long_keys();
   test_large();
   PF_TEST_DONE();
 }
