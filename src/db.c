@@ -568,6 +568,7 @@ int pf_db_connect(pf_db_t *db, const char *conninfo, int64_t timeout_ms) {
   return r != 0 ? r : pf__db_run(db);
 }
 
+/* Finishes the operation started last, under a new bound when one is given; see db.h. */
 int pf_db_await(pf_db_t *db, int64_t timeout_ms) {
   if (db->done) return db->status;
   if (timeout_ms > 0) {

@@ -151,13 +151,10 @@ int pf_ydoc_parse_limit(const char *text, size_t len, size_t max_bytes, const ch
 /* Parses with a chosen parser; see yamldoc.h. */
 int pf_ydoc_parse_with(const char *text, size_t len, size_t max_bytes, const char *path,
                        pf_ydoc_parser_t which, pf_ynode_t **root, char *err, size_t errlen) {
-  pf__ybuilder_t b;
+  pf__ybuilder_t b = {.path = path, .err = err, .errlen = errlen};
   *root = NULL;
   if (max_bytes == 0) max_bytes = PF_MANIFEST_MAX_BYTES;
-  if (len > max_bytes) {
-    b.path = path;
-    b.err = err;
-    b.errlen = errlen;
+  if (len > max_bytes)
     return max_bytes % (1024 * 1024) == 0
                ? pf__yerr(&b, 1, 1,
                           "the manifest is larger than the %zu MiB limit (raise it with "
@@ -165,9 +162,8 @@ int pf_ydoc_parse_with(const char *text, size_t len, size_t max_bytes, const cha
                : pf__yerr(&b, 1, 1,
                           "the manifest is larger than the %zu-byte limit (raise it with "
                           "PREFLIGHT_MANIFEST_MAX_BYTES)", max_bytes);
-  }
 
-  int rc = 1;
+  int rc;
   if (which != PF_YDOC_LIBYAML) {
     /* The common subset first; anything outside it, and every error, is libyaml's to read and
      * to word, from scratch. */
