@@ -16,28 +16,6 @@
 #include "preflight/error.h"
 #include "preflight/sqllex.h"
 
-static const char *const pf__kind_names[] = {
-#define PF__KIND_NAME(name, singular, plural) singular,
-    PF_KIND_MAP(PF__KIND_NAME)
-#undef PF__KIND_NAME
-};
-
-static const char *const pf__kind_keys[] = {
-#define PF__KIND_KEY(name, singular, plural) plural,
-    PF_KIND_MAP(PF__KIND_KEY)
-#undef PF__KIND_KEY
-};
-
-/* Returns the kind's singular name ("table"), or "?" for a value outside the enum. */
-const char *pf_kind_name(pf_kind_t kind) {
-  return (unsigned)kind < PF_KIND__COUNT ? pf__kind_names[kind] : "?";
-}
-
-/* Returns the kind's manifest key ("tables"), or "?" for a value outside the enum. */
-const char *pf_kind_key(pf_kind_t kind) {
-  return (unsigned)kind < PF_KIND__COUNT ? pf__kind_keys[kind] : "?";
-}
-
 /* Checks that `node` is a mapping (or null, read as an empty one) for the section `where`. */
 static int pf__msection(pf__mctx_t *c, const pf_ynode_t *node, const char *where) {
   if (node->kind == PF_YNODE_MAPPING || pf_ynode_is_null(node)) return 0;

@@ -449,6 +449,31 @@ static const pf_mkey_t pf__check_keys[] = {
     PF__COMMON,
 };
 
+/* Each kind's names, from PF_KIND_MAP. Declared in manifest.h, which every stage reads; kept here
+ * with the kinds' tables, below both the document's reader (manifest.c) and the items' reader
+ * (manifest_items.c), which both name kinds. */
+static const char *const pf__kind_names[] = {
+#define PF__KIND_NAME(name, singular, plural) singular,
+    PF_KIND_MAP(PF__KIND_NAME)
+#undef PF__KIND_NAME
+};
+
+static const char *const pf__kind_keys[] = {
+#define PF__KIND_KEY(name, singular, plural) plural,
+    PF_KIND_MAP(PF__KIND_KEY)
+#undef PF__KIND_KEY
+};
+
+/* Returns the kind's singular name ("table"), or "?" for a value outside the enum. */
+const char *pf_kind_name(pf_kind_t kind) {
+  return (unsigned)kind < PF_KIND__COUNT ? pf__kind_names[kind] : "?";
+}
+
+/* Returns the kind's manifest key ("tables"), or "?" for a value outside the enum. */
+const char *pf_kind_key(pf_kind_t kind) {
+  return (unsigned)kind < PF_KIND__COUNT ? pf__kind_keys[kind] : "?";
+}
+
 #define PF__KIND(kind, keys, text) \
   [PF_KIND_##kind] = {NULL, text, keys, PF_ARRAY_SIZE(keys)}
 const pf_msection_t pf_mkinds[PF_KIND__COUNT] = {
