@@ -17,8 +17,10 @@
 # plus the peak RSS of both preflight builds, the statements the server logs for one check, the
 # pages the server's backend touches for one check (against the floor's: on the virtual machines
 # CI uses a first touch of a page costs ~12 us, and a fresh backend's catalog caches are most of
-# the query's cost), the snapshot time, the manifest parsing rate (lint of the largest manifest,
-# beside libyaml's own rate on it: scripts/lib/yamlrate.c), and the detection latency: from the
+# the query's cost), the server's own time for the verification query (parse, plan and execute,
+# from its log: what no client can save, set beside the floor), the snapshot time, the manifest
+# parsing rate (lint of the largest manifest, beside libyaml's own rate on it:
+# scripts/lib/yamlrate.c), and the detection latency: from the
 # server's "ready to accept connections" log line to the application's exec (5 trials, preflight
 # started before the server), beside the same latency for the floor program retrying every 5 ms:
 # what any gate that waits would pay.
@@ -193,6 +195,26 @@ backend_faults() {  # backend_faults COMMAND...: minor page faults of the backen
   tail -c +"$((before + 1))" "$PGTMP_LOG" | sed -n 's/.*\[[0-9]*\/\([0-9]*\)\] page faults\/reclaims.*/\1/p' | sort -n | tail -n 1
 }
 
+server_query() {  # server_query BIN DB: the server's own time for the verification query
+  # log_min_duration_statement logs each protocol step of every statement with its duration; the
+  # verification query is the one statement that reads unnest(...) arrays. Medians of 7 checks
+  # of parse (raw parse and analysis), bind (planning: the statement is unnamed, so it is planned
+  # with its parameters) and execute, in ms: "parse bind execute".
+  local before
+  before=$(stat -c %s "$PGTMP_LOG")
+  for _ in 1 2 3 4 5 6 7; do
+    PGOPTIONS="-c log_min_duration_statement=0 -c log_parameter_max_length=0" "$1" check -q -d "$URL/$2" -f "$W/$2.yaml"
+  done
+  sleep 0.3
+  tail -c +"$((before + 1))" "$PGTMP_LOG" | python3 -c '
+import re, statistics, sys
+steps = {"parse": [], "bind": [], "execute": []}
+for m in re.finditer(r"duration: ([0-9.]+) ms  (parse|bind|execute) <unnamed>: (.*)", sys.stdin.read()):
+    if "unnest(" in m.group(3) or m.group(3).startswith("WITH"):
+        steps[m.group(2)].append(float(m.group(1)))
+print(" ".join("%.2f" % (statistics.median(v) if v else float("nan")) for v in steps.values()))'
+}
+
 for s in "${SIZES[@]}"; do
   n=$(cat "$W/$s.count")
   say "measuring ${LABEL[$s]} ($n items)"
@@ -212,6 +234,7 @@ for s in "${SIZES[@]}"; do
   statements "$DYN" "$s" >"$W/$s.stmts"
   backend_faults "$W/floor" "$URL/$s" >"$W/$s.floor.bf"
   backend_faults "$DYN" check -q -d "$URL/$s" -f "$W/$s.yaml" >"$W/$s.dyn.bf"
+  server_query "$STA" "$s" >"$W/$s.srv"
 done
 SNAP=${SIZES[-1]}
 say "snapshot of $SNAP"
@@ -292,6 +315,14 @@ for s, label in sizes:
     if text(s + ".dyn.bf"):
         lines.append("server side at %s: the backend of one check touched %s fresh pages (minor faults), the floor's %s" % (
             label, text(s + ".dyn.bf"), text(s + ".floor.bf")))
+for s, label in sizes:
+    srv = text(s + ".srv").split()
+    if len(srv) == 3 and "nan" not in srv:
+        p, b, e = (float(x) for x in srv)
+        f = ms(s + ".floor")
+        lines.append("server side at %s: the verification query itself costs the server %.1f ms (parse %.1f, plan %.1f, "
+                     "execute %.1f) = %.2fx the floor, before any connection or client work" % (
+                         label, p + b + e, p, b, e, (p + b + e) / f))
 lines.append("snapshot of the %s database: dynamic %.1f ms, static %.1f ms, RSS %.1f MB" % (
     dict(sizes)[text("snap.size")], ms("snap.dyn"), ms("snap.sta"), int(text("snap.dyn.rss")) / 1024))
 if os.path.exists(os.path.join(w, "lint.bytes")):
