@@ -164,6 +164,50 @@ size_t pf_utf8_len(const unsigned char *p) {
   return n;
 }
 
+/* Sorts a[0..n) by insertion: stable, and the fastest way for the short runs merge sort starts
+ * from. */
+static void pf__sort_insertion(void **a, size_t n, int (*cmp)(const void *, const void *)) {
+  for (size_t i = 1; i < n; i++) {
+    void *x = a[i];
+    size_t j = i;
+    for (; j > 0 && cmp(a[j - 1], x) > 0; j--) a[j] = a[j - 1];
+    a[j] = x;
+  }
+}
+
+/* Sorts pointers, stably; see util.h. Bottom-up: runs of 16 by insertion, then passes that merge
+ * pairs of runs into runs twice as long, alternating between a and a scratch array; a pair
+ * already in order is copied without comparing further. */
+void pf_sort_ptrs(void **a, size_t n, int (*cmp)(const void *, const void *)) {
+  enum { RUN = 16 };
+  if (n < 2) return;
+  for (size_t lo = 0; lo < n; lo += RUN) pf__sort_insertion(a + lo, n - lo < RUN ? n - lo : RUN, cmp);
+  if (n <= RUN) return;
+  void **tmp = pf_xcalloc(n, sizeof(*tmp));
+  void **src = a, **dst = tmp;
+  /* w: the length of the runs this pass merges; past n / 2 this pass is the last. */
+  for (size_t w = RUN; w < n; w = w > n / 2 ? n : w * 2) {
+    for (size_t lo = 0; lo < n;) {
+      size_t mid = lo + (w < n - lo ? w : n - lo);
+      size_t hi = mid + (w < n - mid ? w : n - mid);
+      if (mid == hi || cmp(src[mid - 1], src[mid]) <= 0) {
+        memcpy(dst + lo, src + lo, (hi - lo) * sizeof(*src));
+      } else {
+        size_t i = lo, j = mid, k = lo;
+        while (i < mid && j < hi) dst[k++] = cmp(src[j], src[i]) < 0 ? src[j++] : src[i++];
+        while (i < mid) dst[k++] = src[i++];
+        while (j < hi) dst[k++] = src[j++];
+      }
+      lo = hi;
+    }
+    void **t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != a) memcpy(a, src, n * sizeof(*a));
+  free(tmp);
+}
+
 uint32_t pf_hash(const char *s, size_t n) {
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;

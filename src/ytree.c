@@ -219,7 +219,7 @@ int pf__yb_open(pf__ybuilder_t *b, pf_ynode_kind_t kind, int line, int column) {
 
 /* Orders mapping pairs by key text, then by position, so duplicates become neighbours. */
 static int pf__ykey_cmp(const void *a, const void *b) {
-  const pf_ypair_t *pa = *(const pf_ypair_t *const *)a, *pb = *(const pf_ypair_t *const *)b;
+  const pf_ypair_t *pa = a, *pb = b;
   const pf_ynode_t *ka = pa->key, *kb = pb->key;
   size_t n = ka->len < kb->len ? ka->len : kb->len;
   int c = memcmp(ka->text, kb->text, n);
@@ -250,7 +250,7 @@ static int pf__ymap_check_duplicates(pf__ybuilder_t *b, const pf_ynode_t *map) {
   } else {
     const pf_ypair_t **sorted = pf_xmalloc(map->n * sizeof(*sorted));
     for (size_t i = 0; i < map->n; i++) sorted[i] = &map->pairs[i];
-    qsort(sorted, map->n, sizeof(*sorted), pf__ykey_cmp);
+    pf_sort_ptrs((void **)sorted, map->n, pf__ykey_cmp);
     /* Report the duplicate that comes first in the document, whatever the sort order. */
     for (size_t i = 0; i + 1 < map->n; i++) {
       if (pf__ysame_key(sorted[i]->key, sorted[i + 1]->key) &&

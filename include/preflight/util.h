@@ -55,6 +55,13 @@ void pf_buf_free(pf_buf_t *b);
 /* FNV-1a of s[0..n): for the hash tables of short keys (names, type texts), which need no more. */
 uint32_t pf_hash(const char *s, size_t n);
 
+/* Sorts the n pointers of a by cmp, which is given two of the pointers (not pointers to them) and
+ * returns <0, 0 or >0 as strcmp does. Stable: pointers that compare equal keep their order. A
+ * merge sort of pointers: musl's qsort (smoothsort) moved the elements themselves through memcpy
+ * in its sift and cycle steps, a fifth of a 32,000-item snapshot's client time, and the static
+ * binary sorted more slowly than the dynamic one on glibc's merge sort. */
+void pf_sort_ptrs(void **a, size_t n, int (*cmp)(const void *, const void *));
+
 /* Resolves `path` (every symlink and "..") and says whether the result lies inside the
  * directory `root` (resolved too). Returns 0 when it does and 1 when not, with the resolved path
  * in *real either way (the caller frees it); -1 when either cannot be resolved, with *why set to

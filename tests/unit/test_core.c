@@ -11,6 +11,7 @@
 #include "preflight/fallback.h"
 #include "preflight/options.h"
 #include "preflight/redact.h"
+#include "preflight/util.h"
 
 static void check_redact(const char *in, const char *want) {
   char *out = pf_redact(in);
@@ -225,6 +226,57 @@ static void test_exec_resolve(void) {
   CHECK(pf_exit_status(PF_ECONFIG) == 78 && pf_exit_status(PF_EMISSING) == 65 && pf_exit_status(PF_EAUTH) == 77);
 }
 
+/* An element for the sort test: a key with many duplicates, and its position before sorting. */
+typedef struct {
+  int key;
+  size_t pos;
+} sort_el_t;
+
+static int sort_by_key(const void *a, const void *b) {
+  const sort_el_t *x = a, *y = b;
+  return (x->key > y->key) - (x->key < y->key);
+}
+
+/* pf_sort_ptrs against its contract on every length up to 300 and a few large ones, keys drawn
+ * from ranges small enough for long runs of equal keys, in random, ascending and descending
+ * input: the result is a permutation, in key order, and equal keys keep their input order. */
+static void test_sort(void) {
+  static const size_t big[] = {1000, 4096, 4097, 33333};
+  unsigned seed = 12345;
+  for (size_t t = 0; t < 300 + PF_ARRAY_SIZE(big); t++) {
+    size_t n = t < 300 ? t : big[t - 300];
+    for (int shape = 0; shape < 3; shape++) {
+      sort_el_t *el = calloc(n + 1, sizeof(*el));
+      void **p = calloc(n + 1, sizeof(*p));
+      int range = (int)(n / 4) + 1;
+      for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        el[i].key = shape == 0 ? (int)((seed >> 8) % (unsigned)range) : shape == 1 ? (int)(i / 3) : (int)((n - i) / 3);
+        el[i].pos = i;
+        p[i] = &el[i];
+      }
+      pf_sort_ptrs(p, n, sort_by_key);
+      char *seen = calloc(n + 1, 1);
+      bool ok = true;
+      for (size_t i = 0; i < n; i++) {
+        const sort_el_t *e = p[i];
+        ok = ok && e >= el && e < el + n && !seen[e - el];
+        if (!ok) break;
+        seen[e - el] = 1;
+        if (i > 0) {
+          const sort_el_t *d = p[i - 1];
+          ok = d->key < e->key || (d->key == e->key && d->pos < e->pos);
+        }
+      }
+      if (!ok) fprintf(stderr, "pf_sort_ptrs: n=%zu shape=%d out of order\n", n, shape);
+      CHECK(ok);
+      free(seen);
+      free(p);
+      free(el);
+    }
+  }
+}
+
 int main(void) {
   test_redact();
   test_backoff();
@@ -233,5 +285,6 @@ int main(void) {
   test_fallback_helpers();
   test_options();
   test_exec_resolve();
+  test_sort();
   PF_TEST_DONE();
 }
