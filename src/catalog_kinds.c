@@ -419,8 +419,17 @@ typedef struct {
   int *rel;        /* rel[row]: the relation number of a column row, else 0 */
 } pf__colmap_t;
 
+/* The relation number and the name's hash, mixed by splitmix64's finalizer. A plain
+ * hash * 31 + rel put one name's columns of consecutive relations in consecutive slots, and the
+ * runs of different names ran into each other: ~25 probes per column at 5,000 columns. */
 static size_t pf__col_hash(int rel, const char *name) {
-  return (size_t)pf_hash(name, strlen(name)) * 31u + (size_t)rel;
+  uint64_t x = ((uint64_t)pf_hash(name, strlen(name)) << 32) ^ (uint32_t)rel;
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return (size_t)x;
 }
 
 /* Judges every column item at once from the columns branch's rows (pf__branch_columns): each item
