@@ -197,9 +197,10 @@ backend_faults() {  # backend_faults COMMAND...: minor page faults of the backen
 
 server_query() {  # server_query BIN DB: the server's own time for the verification query
   # log_min_duration_statement logs each protocol step of every statement with its duration; the
-  # verification query is the one statement that reads unnest(...) arrays. Medians of 7 checks
-  # of parse (raw parse and analysis), bind (planning: the statement is unnamed, so it is planned
-  # with its parameters) and execute, in ms: "parse bind execute".
+  # verification query is the one statement that reads unnest(...) arrays (on any of its lines:
+  # a statement runs until the next line that starts with a log prefix's date). Medians of 7
+  # checks of parse (raw parse and analysis), bind (the parameters read, and planning: the
+  # statement is unnamed, so it is planned with them) and execute, in ms: "parse bind execute".
   local before
   before=$(stat -c %s "$PGTMP_LOG")
   for _ in 1 2 3 4 5 6 7; do
@@ -209,8 +210,9 @@ server_query() {  # server_query BIN DB: the server's own time for the verificat
   tail -c +"$((before + 1))" "$PGTMP_LOG" | python3 -c '
 import re, statistics, sys
 steps = {"parse": [], "bind": [], "execute": []}
-for m in re.finditer(r"duration: ([0-9.]+) ms  (parse|bind|execute) <unnamed>: (.*)", sys.stdin.read()):
-    if "unnest(" in m.group(3) or m.group(3).startswith("WITH"):
+log = sys.stdin.read()
+for m in re.finditer(r"duration: ([0-9.]+) ms  (parse|bind|execute) <unnamed>: (.*?)(?=\n\d{4}-\d\d-\d\d |\Z)", log, re.S):
+    if "unnest(" in m.group(3):
         steps[m.group(2)].append(float(m.group(1)))
 print(" ".join("%.2f" % (statistics.median(v) if v else float("nan")) for v in steps.values()))'
 }
