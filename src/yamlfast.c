@@ -58,11 +58,16 @@ typedef struct {
 #define PF__YF_FLOW_AFTER_COLON 2
 #define PF__YF_STOP_BLOCK 4
 #define PF__YF_STOP_FLOW 8
+#define PF__YF_STOP (PF__YF_STOP_BLOCK | PF__YF_STOP_FLOW)
+#define PF__YF_IN_FLOW (PF__YF_INDICATOR | PF__YF_FLOW_AFTER_COLON | PF__YF_STOP_FLOW)
 static const unsigned char pf__yf_class[256] = {
-    ['-'] = 1, ['?'] = 1 | 2, [':'] = 1 | 4 | 8, [','] = 1 | 2 | 8, ['['] = 1 | 2 | 8,
-    [']'] = 1 | 2 | 8, ['{'] = 1 | 2 | 8, ['}'] = 1 | 2 | 8, ['#'] = 1 | 4 | 8, ['&'] = 1,
-    ['*'] = 1, ['!'] = 1, ['|'] = 1, ['>'] = 1, ['\''] = 1, ['"'] = 1, ['%'] = 1, ['@'] = 1,
-    ['`'] = 1, [' '] = 4 | 8, ['\n'] = 4 | 8,
+    ['-'] = PF__YF_INDICATOR, ['?'] = PF__YF_INDICATOR | PF__YF_FLOW_AFTER_COLON,
+    [':'] = PF__YF_INDICATOR | PF__YF_STOP, ['#'] = PF__YF_INDICATOR | PF__YF_STOP,
+    [','] = PF__YF_IN_FLOW, ['['] = PF__YF_IN_FLOW, [']'] = PF__YF_IN_FLOW, ['{'] = PF__YF_IN_FLOW,
+    ['}'] = PF__YF_IN_FLOW, ['&'] = PF__YF_INDICATOR, ['*'] = PF__YF_INDICATOR,
+    ['!'] = PF__YF_INDICATOR, ['|'] = PF__YF_INDICATOR, ['>'] = PF__YF_INDICATOR,
+    ['\''] = PF__YF_INDICATOR, ['"'] = PF__YF_INDICATOR, ['%'] = PF__YF_INDICATOR,
+    ['@'] = PF__YF_INDICATOR, ['`'] = PF__YF_INDICATOR, [' '] = PF__YF_STOP, ['\n'] = PF__YF_STOP,
 };
 
 /* Returns the cursor's character, or NUL at the end (the text has no NUL of its own). */
@@ -248,6 +253,16 @@ static int pf__yf_flow_ws(pf__yf_t *f) {
   }
 }
 
+/* Reads a mapping's key at the cursor, in a block or in a flow mapping, leaving the cursor on the
+ * ":" after it. Returns 0, or PF__YF_OUT when what is there is no key, or one too long for
+ * libyaml's simple keys (which then takes no key: in flow as in block). */
+static int pf__yf_key(pf__yf_t *f, bool flow, pf__yf_tok_t *key) {
+  const char *ks = f->p;
+  if (pf__yf_scalar(f, flow, key) != 0) return PF__YF_OUT;
+  pf__yf_spaces(f);
+  return pf__yf_ch(f) == ':' && f->p - ks <= PF__YF_MAX_KEY ? 0 : PF__YF_OUT;
+}
+
 /* Reads a flow collection at its "[" or "{"; it may go on over several lines, but its scalars
  * may not. Returns 0 or non-zero. */
 static int pf__yf_flow(pf__yf_t *f) {
@@ -265,11 +280,7 @@ static int pf__yf_flow(pf__yf_t *f) {
   for (;;) {
     pf__yf_tok_t t;
     if (map) {
-      /* A key too long for a simple key is no key to libyaml, in flow as in block. */
-      const char *ks = f->p;
-      if (pf__yf_scalar(f, true, &t) != 0) return PF__YF_OUT;
-      pf__yf_spaces(f);
-      if (pf__yf_ch(f) != ':' || pf__yf_ch1(f) != ' ' || f->p - ks > PF__YF_MAX_KEY) return PF__YF_OUT;
+      if (pf__yf_key(f, true, &t) != 0 || pf__yf_ch1(f) != ' ') return PF__YF_OUT;
       f->p += 2;
       pf__yf_spaces(f);
       rc = pf__yf_emit(f, &t);
@@ -311,15 +322,6 @@ static int pf__yf_inline(pf__yf_t *f) {
 
 static int pf__yf_bseq(pf__yf_t *f, int s);
 
-/* Reads a block mapping's key at the cursor, leaving the cursor on the ":" after it. Returns 0,
- * or PF__YF_OUT when what is there is no key (or one too long for libyaml's simple keys). */
-static int pf__yf_key(pf__yf_t *f, pf__yf_tok_t *key) {
-  const char *ks = f->p;
-  if (pf__yf_scalar(f, false, key) != 0) return PF__YF_OUT;
-  pf__yf_spaces(f);
-  return pf__yf_ch(f) == ':' && f->p - ks <= PF__YF_MAX_KEY ? 0 : PF__YF_OUT;
-}
-
 /* Reads a block mapping whose keys stand at indentation k. The cursor is on the first key, or,
  * when first is given (a key already read: the mapping's first), on the ":" after it. Returns
  * with the cursor on the next line with content past the mapping: 0 or non-zero. */
@@ -327,7 +329,7 @@ static int pf__yf_bmap(pf__yf_t *f, int k, const pf__yf_tok_t *first) {
   pf__yf_tok_t key;
   if (first != NULL)
     key = *first;
-  else if (pf__yf_key(f, &key) != 0)
+  else if (pf__yf_key(f, false, &key) != 0)
     return PF__YF_OUT;
   int rc = pf__yb_open(f->b, PF_YNODE_MAPPING, key.line, key.column);
   for (;;) {
@@ -362,7 +364,7 @@ static int pf__yf_bmap(pf__yf_t *f, int k, const pf__yf_tok_t *first) {
     /* A deeper line would continue a plain scalar (or be an error); a "-" at the keys' column
      * is an error. */
     if (f->ind < k) break;
-    if (f->ind > k || pf__yf_is_entry(f) || pf__yf_key(f, &key) != 0) return PF__YF_OUT;
+    if (f->ind > k || pf__yf_is_entry(f) || pf__yf_key(f, false, &key) != 0) return PF__YF_OUT;
   }
   return pf__yb_close(f->b, f->line, 1);
 }
@@ -407,6 +409,11 @@ static int pf__yf_bseq(pf__yf_t *f, int s) {
   return pf__yb_close(f->b, f->line, 1);
 }
 
+/* 1 for an ASCII control character (or DEL) other than the line feed, else 0. */
+static inline unsigned pf__yf_control(unsigned char c) {
+  return ((unsigned char)(c - 0x20) > 0x5e) & (c != '\n') & (c < 0x80);
+}
+
 /* Returns true when text[0..len) is UTF-8 that libyaml reads without complaint, with no line
  * break but the line feed (NEL, LS and PS are breaks to YAML) and no tab, CR or byte order mark.
  * Sets *utf8 when any character is past ASCII. */
@@ -424,11 +431,10 @@ static bool pf__yf_printable(const char *text, size_t len, bool *utf8) {
     high |= w & highs;
     del = w ^ (ones * 0x7f);
     if ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs)
-      for (size_t j = i; j < i + 8; j++)
-        bad |= ((unsigned char)(s[j] - 0x20) > 0x5e) & (s[j] != '\n') & (s[j] < 0x80);
+      for (size_t j = i; j < i + 8; j++) bad |= pf__yf_control(s[j]);
   }
   for (; i < len; i++) {
-    bad |= ((unsigned char)(s[i] - 0x20) > 0x5e) & (s[i] != '\n') & (s[i] < 0x80);
+    bad |= pf__yf_control(s[i]);
     high |= s[i] & 0x80;
   }
   *utf8 = high != 0;
@@ -468,7 +474,7 @@ int pf__yfast_parse(pf__ybuilder_t *b) {
     rc = pf__yf_bseq(&f, 0);
   } else {
     pf__yf_tok_t t;
-    if (pf__yf_key(&f, &t) != 0) return PF__YF_OUT;
+    if (pf__yf_key(&f, false, &t) != 0) return PF__YF_OUT;
     rc = pf__yf_bmap(&f, 0, &t);
   }
   if (rc != 0) return rc;
